@@ -1,0 +1,2 @@
+// Entry point; subcommands live in one file each.
+print("keyrelay: not yet wired")
