@@ -1,0 +1,123 @@
+import Foundation
+import HTTPServer
+import KeyPool
+import Logging
+import Storage
+import Upstream
+
+extension Relay {
+    /// What one attempt ended in.
+    enum AttemptOutcome: Sendable {
+        /// Answer the client with this (success, a client error, or a committed stream).
+        case answer(HTTPResponse)
+        /// Try another key; `failure` is what the client gets if no try succeeds.
+        case retry(FailedAttempt, backoff: Bool)
+    }
+
+    /// The last failure seen, kept to answer the client when every try fails.
+    struct FailedAttempt: Sendable {
+        var status: Int
+        /// Google-shaped JSON, already scrubbed of secrets.
+        var body: [UInt8]
+        var retryAt: Date?
+    }
+
+    /// The retry loop of DESIGN.md §4: at most `max_retries` further keys, never the same key
+    /// twice, all within `request_deadline_s`; a model-wide 5xx backs off before the next key.
+    func forward(_ plan: ForwardPlan, requestID: String, logger: Logger) async -> HTTPResponse {
+        let deadline = ContinuousClock.now + self.settings.upstream.requestDeadline
+        let maxAttempts = self.settings.pool.maxRetries + 1
+        var tried = Set<Int64>()
+        var lastFailure: FailedAttempt? = nil
+        var backoffs = 0
+
+        while tried.count < maxAttempts && ContinuousClock.now < deadline {
+            let selection = SelectionRequest(
+                quotaModel: plan.quotaModel,
+                kind: plan.kind,
+                limits: plan.limits,
+                cost: plan.cost,
+                now: self.clock.now(),
+                excluding: tried,
+                paidUse: plan.paidUse
+            )
+            let key: KeyRecord
+            let reservation: Reservation?
+            if plan.isMetered {
+                switch await self.ledger.acquire(selection, policy: self.settings.pool.exhaustedPolicy) {
+                case .reserved(let chosen, let granted, let overLimit):
+                    key = chosen
+                    reservation = granted
+                    if overLimit {
+                        logger.warning("all keys at their limit; forwarding past it", ["model": plan.quotaModel])
+                    }
+                case .exhausted(let retryAt):
+                    if let lastFailure { return self.finalResponse(lastFailure, requestID: requestID) }
+                    logger.warning("all keys exhausted", ["model": plan.quotaModel])
+                    return APIError.exhausted(retryAfterSeconds: self.secondsUntil(retryAt)).response(requestID: requestID)
+                case .noActiveKey:
+                    if let lastFailure { return self.finalResponse(lastFailure, requestID: requestID) }
+                    return APIError.noActiveKey().response(requestID: requestID)
+                case .storeFailed(let error):
+                    logger.error("store unreachable", ["error": "\(error)"])
+                    return APIError.storeUnavailable().response(requestID: requestID)
+                }
+            } else {
+                guard let picked = self.ledger.pick(selection) else {
+                    if let lastFailure { return self.finalResponse(lastFailure, requestID: requestID) }
+                    return APIError.noActiveKey().response(requestID: requestID)
+                }
+                key = picked
+                reservation = nil
+            }
+            tried.insert(key.id)
+
+            let attemptLogger = logger.with([
+                "key.fingerprint": key.fingerprint.description,
+                "model": plan.quotaModel,
+                "retry.attempt": "\(tried.count - 1)",
+            ])
+            let outcome = await self.attempt(plan, key: key, reservation: reservation, requestID: requestID, logger: attemptLogger)
+            switch outcome {
+            case .answer(let response):
+                return response
+            case .retry(let failure, let backoff):
+                lastFailure = failure
+                if backoff && tried.count < maxAttempts {
+                    backoffs += 1
+                    // Model-wide overload hits every key; pause rather than burn the pool in a burst.
+                    let pause = Duration.milliseconds(min(2000, 200 << min(backoffs - 1, 4)))
+                    if ContinuousClock.now + pause >= deadline { break }
+                    try? await Task.sleep(for: pause)
+                }
+            }
+        }
+        if let lastFailure { return self.finalResponse(lastFailure, requestID: requestID) }
+        return APIError(status: 504, googleStatus: "DEADLINE_EXCEEDED", message: "request_deadline_s passed before any try")
+            .response(requestID: requestID)
+    }
+
+    /// The last upstream error, said as final to SDKs that would otherwise retry at once.
+    func finalResponse(_ failure: FailedAttempt, requestID: String) -> HTTPResponse {
+        var headers: HTTPHeaders = [
+            "Content-Type": "application/json; charset=UTF-8",
+            "x-request-id": requestID,
+            "x-should-retry": "false",
+        ]
+        if let seconds = self.secondsUntil(failure.retryAt) { headers.add("Retry-After", String(seconds)) }
+        return HTTPResponse(status: failure.status, headers: headers, body: .bytes(failure.body))
+    }
+
+    /// Whole seconds from now until `date`, rounded up, at least 1; nil without a date.
+    func secondsUntil(_ date: Date?) -> Int? {
+        guard let date else { return nil }
+        return max(1, Int(date.timeIntervalSince(self.clock.now()).rounded(.up)))
+    }
+}
+
+extension KeyLedger {
+    /// A key for an unmetered call (model list, countTokens): round-robin over usable keys.
+    func pick(_ request: SelectionRequest) -> KeyRecord? {
+        self.withMatrix { $0.nextCycling(request) }
+    }
+}

@@ -1,0 +1,80 @@
+import KeyPool
+
+/// Where a request goes, decided from its method and path alone (DESIGN.md §7).
+enum Route: Sendable, Equatable {
+    /// `GET {prefix}/{version}/models`.
+    case listModels(version: String)
+    /// `GET {prefix}/{version}/models/{model}`.
+    case getModel(version: String, model: ModelName)
+    /// `POST {prefix}/{version}/models/{model}:{method}`.
+    case generate(version: String, model: ModelName, method: GeminiMethod)
+    /// Files and cached contents: answered 501 until key affinity exists.
+    case notImplemented(feature: String)
+    case health
+    case livez
+    /// A known path with the wrong method; `allowed` goes in the `Allow` header.
+    case methodNotAllowed(allowed: String)
+    /// A model name that failed validation.
+    case invalidModel
+    case unknownMethod(String)
+    case notFound
+
+    /// API versions the Gemini routes accept; the relay keeps the client's version upstream.
+    static let versions: Set<String> = ["v1beta", "v1", "v1alpha"]
+
+    init(method: String, path: String) {
+        switch path {
+        case "/health": self = method == "GET" || method == "HEAD" ? .health : .methodNotAllowed(allowed: "GET")
+        case "/livez": self = method == "GET" || method == "HEAD" ? .livez : .methodNotAllowed(allowed: "GET")
+        default: self = Route.gemini(method: method, path: path)
+        }
+    }
+
+    private static func gemini(method: String, path: String) -> Route {
+        var segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
+        if segments.first == "gemini" { segments.removeFirst() }
+        if segments.first == "upload" { return .notImplemented(feature: "file uploads") }
+        guard let version = segments.first, Route.versions.contains(version), segments.count >= 2 else {
+            return .notFound
+        }
+        let rest = Array(segments.dropFirst())
+
+        switch rest[0] {
+        case "files": return .notImplemented(feature: "files")
+        case "cachedContents": return .notImplemented(feature: "cached contents")
+        case "models": break
+        default: return .notFound
+        }
+
+        if rest.count == 1 {
+            return method == "GET" ? .listModels(version: version) : .methodNotAllowed(allowed: "GET")
+        }
+        guard rest.count == 2 else { return .notFound }
+
+        let target = rest[1]
+        if let colon = target.firstIndex(of: ":") {
+            guard let model = ModelName(String(target[..<colon])) else { return .invalidModel }
+            let name = String(target[target.index(after: colon)...])
+            guard let geminiMethod = GeminiMethod(rawValue: name) else { return .unknownMethod(name) }
+            return method == "POST"
+                ? .generate(version: version, model: model, method: geminiMethod) : .methodNotAllowed(allowed: "POST")
+        }
+        guard let model = ModelName(target) else { return .invalidModel }
+        return method == "GET" ? .getModel(version: version, model: model) : .methodNotAllowed(allowed: "GET")
+    }
+}
+
+/// The Gemini model methods the relay forwards.
+enum GeminiMethod: String, Sendable, Equatable {
+    case generateContent
+    case streamGenerateContent
+    case countTokens
+    case embedContent
+    case batchEmbedContents
+
+    /// Whether a call spends the key's request quota (and so is reserved and counted).
+    /// `countTokens` has its own, separate quota at Google and produces no usage.
+    var isMetered: Bool { self != .countTokens }
+
+    var isStreaming: Bool { self == .streamGenerateContent }
+}
