@@ -22,8 +22,11 @@ public struct MigrationFile: Sendable, Hashable {
 
 /// A row of `schema_migrations`: a migration a database says it has applied.
 public struct AppliedMigration: Sendable, Hashable {
+    /// The file's number.
     public var version: Int
+    /// The file name without `.sql`.
     public var name: String
+    /// Hex SHA-256 of the file as it was applied.
     public var checksum: String
 
     public init(version: Int, name: String, checksum: String) {
@@ -79,10 +82,16 @@ public struct MigrationRunner: Sendable {
     /// live in the target and the `SQL` path is the link); a PostgreSQL store adds its own resource.
     /// - Throws: `StoreError.Code.unavailable` when the resource is missing.
     public static func bundled(resource: String = "Migrations") throws(StoreError) -> MigrationRunner {
+        try MigrationRunner(directory: Self.bundledDirectory(resource: resource))
+    }
+
+    /// The directory `bundled(resource:)` reads.
+    /// - Throws: `StoreError.Code.unavailable` when the resource is missing.
+    public static func bundledDirectory(resource: String = "Migrations") throws(StoreError) -> URL {
         guard let root = Bundle.module.url(forResource: resource, withExtension: nil) else {
             throw StoreError(.unavailable, operation: "read migrations")
         }
-        return try MigrationRunner(directory: root.appendingPathComponent("migrations"))
+        return root.appendingPathComponent("migrations", isDirectory: true)
     }
 
     /// The newest version this build knows; 0 with no files.

@@ -118,8 +118,9 @@ package final class SQLiteConnection {
     }
 
     /// Runs one statement with named parameters (`:name` in SQL, `"name"` in `bindings`; extra
-    /// bindings are ignored, a missing one throws) and returns its rows. It always steps to `SQLITE_DONE`, so a `RETURNING` statement in
-    /// autocommit mode ends its transaction before this returns.
+    /// bindings are ignored, a missing one throws) and returns its rows. It always steps to
+    /// `SQLITE_DONE`, so a `RETURNING` statement in autocommit mode ends its transaction before
+    /// this returns.
     @discardableResult
     package func query(_ sql: String, _ bindings: [String: SQLiteValue] = [:]) throws(StoreError) -> [SQLiteRow] {
         let statement = try self.prepared(sql)

@@ -4,6 +4,7 @@ import KeyPool
 extension SQLiteStore {
     static let selectKeysSQL = "SELECT * FROM api_keys WHERE removed_at IS NULL ORDER BY id"
 
+    /// One transaction; the returned keys (all kinds, not removed) are ordered by id.
     public func syncKeys(_ keys: [ConfiguredKey], kind: KeyKind, at now: Date) async throws(StoreError) -> [KeyRecord] {
         // Hex hashes need no escaping, so the JSON array can be built by hand; it is bound as one
         // parameter and unpacked by json_each, which keeps one cached statement for any count.
@@ -52,12 +53,14 @@ extension SQLiteStore {
         }
     }
 
+    /// Keys not removed, ordered by id.
     public func loadKeys() async throws(StoreError) -> [KeyRecord] {
         try await self.database.perform("load keys") { connection throws(StoreError) in
             try connection.query(Self.selectKeysSQL).map(Self.keyRecord)
         }
     }
 
+    /// - Throws: `.notFound` for an unknown key id.
     public func deactivate(keyID: Int64, reason: String, at now: Date) async throws(StoreError) {
         let bindings: [String: SQLiteValue] = ["id": .integer(keyID), "reason": .text(reason), "now": SQLiteValue(now)]
         try await self.database.perform("deactivate key") { connection throws(StoreError) in
@@ -72,6 +75,8 @@ extension SQLiteStore {
         }
     }
 
+    /// Also clears the deactivation time and reason; keeps `last_error` for the record.
+    /// - Throws: `.notFound` for an unknown key id.
     public func reactivate(keyID: Int64) async throws(StoreError) {
         try await self.database.perform("reactivate key") { connection throws(StoreError) in
             let changed = try connection.execute(
@@ -86,6 +91,9 @@ extension SQLiteStore {
         }
     }
 
+    /// One `UPDATE … RETURNING`; a `maxFailures` below 1 counts as 1. The deactivation reason
+    /// is `max_failures`.
+    /// - Throws: `.notFound` for an unknown key id.
     public func recordFailure(
         keyID: Int64,
         error: String,
@@ -119,6 +127,7 @@ extension SQLiteStore {
         }
     }
 
+    /// - Throws: `.notFound` for an unknown key id.
     public func noteError(keyID: Int64, error: String) async throws(StoreError) {
         try await self.database.perform("note key error") { connection throws(StoreError) in
             let changed = try connection.execute(
@@ -129,6 +138,7 @@ extension SQLiteStore {
         }
     }
 
+    /// Writes nothing when the count is already zero (and so ignores unknown ids).
     public func recordSuccess(keyID: Int64) async throws(StoreError) {
         try await self.database.perform("record key success") { connection throws(StoreError) in
             // Hot path: only write when there is a count to clear, so success costs no commit.

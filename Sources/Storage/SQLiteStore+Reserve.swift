@@ -38,6 +38,10 @@ extension SQLiteStore {
 
     static let selectRowSQL = "SELECT * FROM key_usage WHERE model = :model AND key_id = :key_id"
 
+    /// One upsert statement (`reserveSQL`): admitted, it returns the counted row; refused, it
+    /// reads the row back. A cost no empty row could take is refused without writing.
+    /// - Throws: `.conflict` when the key id is not in `api_keys` or the file stays locked past
+    ///   the busy timeout; `.closed` after `close()`.
     public func reserve(_ request: ReservationRequest) async throws(StoreError) -> ReservationResult {
         let cost = max(0, request.cost)
         let limits = request.limits
@@ -83,6 +87,8 @@ extension SQLiteStore {
         return row.isExhausted(at: now)
     }
 
+    /// Decrements `rpm`/`rpd` by the reservation's cost where the row still has its windows,
+    /// never below zero; a missing row is a no-op.
     public func release(_ reservation: Reservation) async throws(StoreError) {
         let bindings: [String: SQLiteValue] = [
             "model": .text(reservation.row.model), "key_id": .integer(reservation.row.keyID),
@@ -104,6 +110,9 @@ extension SQLiteStore {
         }
     }
 
+    /// One transaction: `tpm` of the reservation's minute (if still the row's) and the
+    /// `usage_daily` row of the reservation's quota day (`requests` += cost). Negative token
+    /// counts are taken as zero.
     public func record(_ record: UsageRecord) async throws(StoreError) {
         let reservation = record.reservation
         let bindings: [String: SQLiteValue] = [
@@ -147,6 +156,9 @@ extension SQLiteStore {
         }
     }
 
+    /// Sets `exhausted_until` to the later of the stored mark and `until`, creating the row
+    /// (windows at the epoch, unlimited) if it does not exist yet.
+    /// - Throws: `.conflict` when the key id is not in `api_keys`.
     public func exhaust(_ row: UsageRowID, until: Date) async throws(StoreError) {
         let bindings: [String: SQLiteValue] = [
             "model": .text(row.model), "key_id": .integer(row.keyID), "until": SQLiteValue(until),

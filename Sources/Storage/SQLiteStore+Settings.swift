@@ -1,6 +1,7 @@
 import Foundation
 
 extension SQLiteStore {
+    /// Every stored setting, name → JSON text.
     public func loadSettings() async throws(StoreError) -> [String: String] {
         try await self.database.perform("load settings") { connection throws(StoreError) in
             var values: [String: String] = [:]

@@ -38,6 +38,7 @@ public final class SQLiteStore: UsageStore {
         self.migrationsDirectory = migrationsDirectory
     }
 
+    /// Closes the connection; later calls throw `StoreError.Code.closed`. Idempotent.
     public func close() async {
         await self.database.close()
     }
@@ -137,6 +138,8 @@ public final class SQLiteStore: UsageStore {
 
     // MARK: - Snapshot
 
+    /// Every `key_usage` row as stored (windows included; readers apply window awareness),
+    /// ordered by model and key id.
     public func snapshot() async throws(StoreError) -> [UsageRow] {
         try await self.database.perform("snapshot") { connection throws(StoreError) in
             try connection.query("SELECT * FROM key_usage ORDER BY model, key_id").map(Self.usageRow)
