@@ -142,3 +142,31 @@ struct SQLiteFixture: UsageStoreFixture {
         try await UsageStoreConformance.outputsNeverShowASecret(try SQLiteFixture())
     }
 }
+
+@Suite struct SQLiteDatabaseTests {
+    @Test func connectionUsesWALForeignKeysAndABusyTimeout() async throws {
+        let fixture = try SQLiteFixture()
+        let store = try await fixture.openSQLiteStore()
+        let settings = try await store.database.perform("test") { connection throws(StoreError) in
+            var values: [String] = []
+            for pragma in ["journal_mode", "synchronous", "foreign_keys", "busy_timeout"] {
+                let row = try connection.query("PRAGMA \(pragma)").first
+                values.append(row.map { $0.columns.values.first.map { "\($0)" } ?? "" } ?? "")
+            }
+            return values
+        }
+        #expect(settings == [#"text("wal")"#, "integer(1)", "integer(1)", "integer(5000)"])
+        await store.close()
+    }
+
+    @Test func unopenablePathIsUnavailable() async throws {
+        let directory = try TemporaryDirectory()
+        let blocker = directory.path("not-a-directory")
+        try "x".write(toFile: blocker, atomically: true, encoding: .utf8)
+        let error = await #expect(throws: StoreError.self) {
+            _ = try await SQLiteStore(path: blocker + "/keyrelay.sqlite", logger: .silent)
+        }
+        #expect(error?.code == .unavailable)
+        #expect(error?.operation == "open")
+    }
+}
