@@ -14,7 +14,7 @@ enum MigrateCommand {
         }
         let logger = settings.makeLogger(label: "migrate")
         do {
-            let store = try SQLiteStore(
+            let store = try await SQLiteStore(
                 path: settings.server.databaseURL,
                 calendar: QuotaCalendar(timeZone: settings.pool.quotaTimeZone),
                 logger: logger

@@ -28,7 +28,7 @@ enum ServeCommand {
         let store: SQLiteStore
         let upstream: UpstreamClient
         do {
-            store = try SQLiteStore(
+            store = try await SQLiteStore(
                 path: settings.server.databaseURL,
                 calendar: QuotaCalendar(timeZone: settings.pool.quotaTimeZone),
                 logger: logger.named("store")

@@ -1,0 +1,74 @@
+import Foundation
+import KeyPool
+import Testing
+
+/// 3 keys × 5 RPM (relay and simulator given the same table): 15 requests in one minute spread
+/// 5/5/5, and the 16th follows `exhausted_policy`.
+@Suite(.serialized) struct KeySpreadTests {
+    @Test func fifteenRequestsSpreadFiveFiveFiveAndRejectAnswers429WithoutCallingUpstream() async throws {
+        let table = singleModelTable(rpm: 5, rpd: 1000)
+        let harness = try await RelayHarness(
+            keys: testKeys(3),
+            environment: ["KEYRELAY_RATE_LIMITS": table, "KEYRELAY_EXHAUSTED_POLICY": "reject"],
+            configureSimulator: { $0.rateLimits = try? RateLimitTable(json: table) }
+        )
+        let minute = try await RelayHarness.startOfUsableMinute()
+
+        for index in 0..<15 {
+            let reply = try await harness.generate("request \(index)")
+            #expect(reply.status == 200, "request \(index): \(reply.text)")
+        }
+        #expect(try await harness.admitted() == [5, 5, 5])
+
+        let sixteenth = try await harness.generate("one too many")
+        #expect(sixteenth.status == 429)
+        #expect(sixteenth.json?["error"]?["status"]?.stringValue == "RESOURCE_EXHAUSTED")
+        let retryAfter = try #require(sixteenth.header("Retry-After").flatMap(Int.init))
+        #expect((1...60).contains(retryAfter))
+        #expect(try await harness.simulatorRequestsTotal() == 15)
+
+        #expect(QuotaCalendar.pacific.minuteStart(of: Date()) == minute, "the test must finish inside its minute")
+        await harness.shutdown()
+    }
+
+    @Test func cyclePolicyForwardsThe16thAndCountsItOverLimit() async throws {
+        let table = singleModelTable(rpm: 5, rpd: 1000)
+        let harness = try await RelayHarness(
+            keys: testKeys(3, tag: "C"),
+            environment: ["KEYRELAY_RATE_LIMITS": table, "KEYRELAY_EXHAUSTED_POLICY": "cycle"],
+            configureSimulator: { $0.rateLimits = try? RateLimitTable(json: table) }
+        )
+        let minute = try await RelayHarness.startOfUsableMinute()
+        for index in 0..<15 {
+            #expect(try await harness.generate("request \(index)").status == 200)
+        }
+
+        // Past every limit the relay lets the upstream judge: the simulator refuses each key with
+        // a per-minute 429, the relay tries the others, then passes the last 429 on.
+        let sixteenth = try await harness.generate("past the limit")
+        #expect(sixteenth.status == 429)
+        #expect(sixteenth.header("x-should-retry") == "false")
+        #expect(try await harness.simulatorRequestsTotal() > 15)
+        #expect(harness.logs.captured.contains { $0.contains("forwarding past it") })
+        #expect(QuotaCalendar.pacific.minuteStart(of: Date()) == minute)
+        await harness.shutdown()
+    }
+
+    @Test func a429FromUpstreamMovesTheRequestToAnotherKeyUnseenByTheClient() async throws {
+        let keys = testKeys(3, tag: "F")
+        // The relay thinks each key has plenty left; the simulator allows one request per key.
+        let harness = try await RelayHarness(
+            keys: keys,
+            environment: ["KEYRELAY_RATE_LIMITS": singleModelTable(rpm: 100, rpd: 1000)],
+            configureSimulator: { $0.rateLimits = try? RateLimitTable(json: singleModelTable(rpm: 1, rpd: 1000)) }
+        )
+        _ = try await RelayHarness.startOfUsableMinute()
+        for index in 0..<3 {
+            let reply = try await harness.generate("request \(index)")
+            #expect(reply.status == 200, "the client never sees the 429: \(reply.text)")
+        }
+        #expect(try await harness.admitted() == [1, 1, 1])
+        #expect(harness.logs.captured.contains { $0.contains("key rate limited") })
+        await harness.shutdown()
+    }
+}
