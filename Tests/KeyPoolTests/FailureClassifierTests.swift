@@ -2,8 +2,12 @@ import Foundation
 import KeyPool
 import Testing
 
-/// Real upstream bodies from gemini-wire.md §4.
+/// Real upstream bodies from gemini-wire.md §4, kept verbatim (hence some long lines) so they can be
+/// compared with the reference line by line.
 enum Bodies {
+    static let perMinuteID = "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"
+    static let perDayID = "GenerateRequestsPerDayPerProjectPerModel-FreeTier"
+
     static let perMinute = """
         {
           "error": {
@@ -26,7 +30,11 @@ enum Bodies {
         }
         """
 
-    static func quota429(violations: [(id: String, value: String)], retryDelay: String?, message: String = "quota") -> String {
+    static func quota429(
+        violations: [(id: String, value: String)],
+        retryDelay: String?,
+        message: String = "quota"
+    ) -> String {
         let list = violations.map {
             #"{"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests", "quotaId": "\#($0.id)", "quotaDimensions": {"location": "global", "model": "gemini-2.5-flash"}, "quotaValue": "\#($0.value)"}"#
         }
@@ -151,7 +159,8 @@ enum Bodies {
     }
 
     @Test func perMinuteWaitsForTheRetryDelay() {
-        #expect(self.classify(429, Bodies.perMinute) == .rateLimited(until: self.now.addingTimeInterval(37), scope: .minute))
+        let expected = FailureClass.rateLimited(until: self.now.addingTimeInterval(37), scope: .minute)
+        #expect(self.classify(429, Bodies.perMinute) == expected)
     }
 
     @Test(
@@ -159,24 +168,24 @@ enum Bodies {
         arguments: [("45.837906927s", 46.0), ("0.2s", 1.0), ("0s", 1.0), ("59s", 59.0), ("1.000s", 1.0)]
     )
     func fractionalRetryDelay(delay: String, seconds: Double) {
-        let body = Bodies.quota429(violations: [("GenerateRequestsPerMinutePerProjectPerModel-FreeTier", "10")], retryDelay: delay)
+        let body = Bodies.quota429(violations: [(Bodies.perMinuteID, "10")], retryDelay: delay)
         #expect(self.classify(429, body) == .rateLimited(until: self.now.addingTimeInterval(seconds), scope: .minute))
     }
 
     @Test(arguments: ["37", "s", "-3s", "1e3s", "3.s", ".5s", "1m", "abc"])
     func malformedRetryDelayIsIgnored(delay: String) {
-        let body = Bodies.quota429(violations: [("GenerateRequestsPerMinutePerProjectPerModel-FreeTier", "10")], retryDelay: delay)
+        let body = Bodies.quota429(violations: [(Bodies.perMinuteID, "10")], retryDelay: delay)
         #expect(self.classify(429, body) == .rateLimited(until: self.endOfMinute, scope: .minute))
     }
 
     @Test func perDayViolationWaitsForTheQuotaDayDespiteAShortDelay() {
-        let body = Bodies.quota429(violations: [("GenerateRequestsPerDayPerProjectPerModel-FreeTier", "250")], retryDelay: "47s")
+        let body = Bodies.quota429(violations: [(Bodies.perDayID, "250")], retryDelay: "47s")
         #expect(self.classify(429, body) == .rateLimited(until: self.endOfDay, scope: .day))
     }
 
     @Test func quotaValueZeroMeansNoQuotaOnThisTier() {
         let body = Bodies.quota429(
-            violations: [("GenerateRequestsPerMinutePerProjectPerModel-FreeTier", "0")], retryDelay: "12s",
+            violations: [(Bodies.perMinuteID, "0")], retryDelay: "12s",
             message: "* Quota exceeded for metric: generate_content_free_tier_requests, limit: 0, model: gemini-2.5-pro"
         )
         #expect(self.classify(429, body) == .rateLimited(until: self.endOfDay, scope: .noQuota))
@@ -187,10 +196,10 @@ enum Bodies {
     @Test func severalViolationsAtOnceTakeTheDailyOne() {
         let body = Bodies.quota429(
             violations: [
-                ("GenerateRequestsPerMinutePerProjectPerModel-FreeTier", "10"),
+                (Bodies.perMinuteID, "10"),
                 ("GenerateContentInputTokensPerModelPerMinute-FreeTier", "250000"),
-                ("GenerateRequestsPerDayPerProjectPerModel-FreeTier", "250"),
-                ("GenerateRequestsPerDayPerProjectPerModel-FreeTier", "250"),
+                (Bodies.perDayID, "250"),
+                (Bodies.perDayID, "250"),
             ],
             retryDelay: "21s"
         )
@@ -198,7 +207,8 @@ enum Bodies {
     }
 
     @Test func paidTierDailyQuotaIsDaily() {
-        let body = Bodies.quota429(violations: [("GenerateRequestsPerDayPerProjectPerModel-PaidTier2", "350000")], retryDelay: nil)
+        let paidDay = "GenerateRequestsPerDayPerProjectPerModel-PaidTier2"
+        let body = Bodies.quota429(violations: [(paidDay, "350000")], retryDelay: nil)
         #expect(self.classify(429, body) == .rateLimited(until: self.endOfDay, scope: .day))
     }
 
@@ -215,7 +225,7 @@ enum Bodies {
     }
 
     @Test func perMinuteQuotaWithoutDelayIsMinuteScoped() {
-        let body = Bodies.quota429(violations: [("GenerateRequestsPerMinutePerProjectPerModel-FreeTier", "10")], retryDelay: nil)
+        let body = Bodies.quota429(violations: [(Bodies.perMinuteID, "10")], retryDelay: nil)
         #expect(self.classify(429, body) == .rateLimited(until: self.endOfMinute, scope: .minute))
     }
 
@@ -225,9 +235,10 @@ enum Bodies {
     }
 
     @Test func listWrappedOpenAICompatible429IsUnwrapped() {
-        let body = "[" + Bodies.quota429(violations: [("GenerateRequestsPerDayPerProjectPerModel-FreeTier", "250")], retryDelay: "5s") + "]"
+        let body = "[" + Bodies.quota429(violations: [(Bodies.perDayID, "250")], retryDelay: "5s") + "]"
         #expect(self.classify(429, body) == .rateLimited(until: self.endOfDay, scope: .day))
-        #expect(self.classify(429, "[" + Bodies.perMinute + "]") == .rateLimited(until: self.now.addingTimeInterval(37), scope: .minute))
+        let minute = FailureClass.rateLimited(until: self.now.addingTimeInterval(37), scope: .minute)
+        #expect(self.classify(429, "[" + Bodies.perMinute + "]") == minute)
     }
 
     @Test func legacyRateLimitErrorInfoIsRead() {
@@ -310,7 +321,8 @@ enum Bodies {
         #expect(self.classify(502, "<html>Bad Gateway</html>") == .transient(reason: "HTTP 502"))
         #expect(self.classify(599, "") == .transient(reason: "HTTP 599"))
         #expect(self.classify(408, "") == .transient(reason: "HTTP 408"))
-        #expect(self.classify(499, #"{"error": {"code": 499, "status": "CANCELLED"}}"#) == .transient(reason: "HTTP 499 CANCELLED"))
+        let cancelled = #"{"error": {"code": 499, "status": "CANCELLED"}}"#
+        #expect(self.classify(499, cancelled) == .transient(reason: "HTTP 499 CANCELLED"))
     }
 
     @Test(arguments: [100, 199, 301, 304, 0, -1, 600, 999])

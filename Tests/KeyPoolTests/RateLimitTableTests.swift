@@ -89,9 +89,9 @@ import Testing
             ("{}", "setting 'rate_limits' must be a JSON object of tiers"),
             (#"{"Free": []}"#, "setting 'rate_limits' tier 'Free' must be an object of models"),
             (#"{"Free": {"m": 5}}"#, "setting 'rate_limits.Free.m' must be an object like"),
-            (#"{"Free": {"m": {"rpm": -1}}}"#, "setting 'rate_limits.Free.m' 'rpm' must be a whole number ≥ 0 or null"),
-            (#"{"Free": {"m": {"rpm": 1.5}}}"#, "setting 'rate_limits.Free.m' 'rpm' must be a whole number ≥ 0 or null"),
-            (#"{"Free": {"m": {"rpm": "10"}}}"#, "setting 'rate_limits.Free.m' 'rpm' must be a whole number ≥ 0 or null"),
+            (#"{"Free": {"m": {"rpm": -1}}}"#, "setting 'rate_limits.Free.m' 'rpm' must be a whole number ≥ 0"),
+            (#"{"Free": {"m": {"rpm": 1.5}}}"#, "setting 'rate_limits.Free.m' 'rpm' must be a whole number ≥ 0"),
+            (#"{"Free": {"m": {"rpm": "10"}}}"#, "setting 'rate_limits.Free.m' 'rpm' must be a whole number ≥ 0"),
             (#"{"Free": {"m": {"rph": 1}}}"#, "setting 'rate_limits.Free.m' unknown counter 'rph'"),
         ]
     )

@@ -4,7 +4,13 @@ import Testing
 @Suite struct RequestCostTests {
     @Test func batchEmbeddingCostsOnePerText() throws {
         let body = try JSONValue.parse(
-            #"{"requests": [{"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "a"}]}}, {"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "b"}]}}, {"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "c"}]}}]}"#
+            #"""
+            {"requests": [
+              {"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "a"}]}},
+              {"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "b"}]}},
+              {"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "c"}]}}
+            ]}
+            """#
         )
         #expect(RequestCost.of(method: "batchEmbedContents", body: body) == 3)
         #expect(RequestCost.of(method: "models/gemini-embedding-001:batchEmbedContents", body: body) == 3)
@@ -21,7 +27,9 @@ import Testing
         #expect(RequestCost.of(method: "embeddings", body: try JSONValue.parse(#"{"input": "a"}"#)) == 1)
     }
 
-    @Test(arguments: ["generateContent", "streamGenerateContent", "embedContent", "countTokens", "", "chat/completions"])
+    @Test(
+        arguments: ["generateContent", "streamGenerateContent", "embedContent", "countTokens", "", "chat/completions"]
+    )
     func everythingElseCostsOne(method: String) throws {
         #expect(RequestCost.of(method: method, body: try JSONValue.parse(#"{"requests": [1, 2, 3]}"#)) == 1)
     }

@@ -53,7 +53,8 @@ import Testing
         let text = String(decoding: scrubbed, as: UTF8.self)
         #expect(!text.contains(Self.key))
         let value = try JSONValue.parse(scrubbed)
-        #expect(value["error"]?["message"]?.stringValue == "Permission denied: Consumer 'api_key:AIza…0001' has been suspended.")
+        let message = value["error"]?["message"]?.stringValue
+        #expect(message == "Permission denied: Consumer 'api_key:AIza…0001' has been suspended.")
         #expect(value["error"]?["details"]?.arrayValue?.first?["metadata"]?["containerInfo"] == "api_key:AIza…0001")
     }
 
@@ -78,7 +79,10 @@ import Testing
     }
 
     @Test func bodiesWithoutSecretsOnlyLoseDebugInfo() throws {
-        let body = #"{"error": {"code": 500, "details": [{"@type": "type.googleapis.com/google.rpc.DebugInfo", "detail": "stack"}, {"@type": "x.Help"}]}}"#
+        let body = #"""
+            {"error": {"code": 500, "details": [
+              {"@type": "type.googleapis.com/google.rpc.DebugInfo", "detail": "stack"}, {"@type": "x.Help"}]}}
+            """#
         let scrubbed = SecretScrubber(secrets: []).scrubErrorBody(body.bytes)
         #expect(String(decoding: scrubbed, as: UTF8.self) == #"{"error":{"code":500,"details":[{"@type":"x.Help"}]}}"#)
     }

@@ -19,7 +19,8 @@ struct SplitMix64: RandomNumberGenerator {
 /// An instant from an ISO 8601 UTC text such as `2026-03-08T10:00:00Z` (fractions allowed).
 func instant(_ text: String) -> Date {
     let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = text.contains(".") ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
+    formatter.formatOptions =
+        text.contains(".") ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
     guard let date = formatter.date(from: text) else { preconditionFailure("bad test instant \(text)") }
     return date
 }

@@ -31,7 +31,9 @@ private struct Pool {
     }
 
     /// Sets a row's counters in the current windows directly.
-    mutating func use(_ keyID: Int64, rpm: Int = 0, tpm: Int = 0, rpd: Int = 0, exhaustedUntil: Date? = nil, at now: Date) {
+    mutating func use(
+        _ keyID: Int64, rpm: Int = 0, tpm: Int = 0, rpd: Int = 0, exhaustedUntil: Date? = nil, at now: Date
+    ) {
         let calendar = self.matrix.calendar
         let id = UsageRowID(model: "gemini-2.5-flash", keyID: keyID)
         var row = UsageRow.fresh(id, limits: .unlimited, now: now, calendar: calendar)
@@ -299,7 +301,8 @@ private struct Pool {
         let paid: UsageMatrix.PaidUse = .fallback
         #expect(request.cost == 1 && answer == Selection.noActiveKey && paid == PaidUse.fallback)
         let defaults = SelectionRequest(quotaModel: "m", kind: .gemini, limits: .unlimited, now: self.now)
-        #expect(defaults.cost == 1 && defaults.excluding.isEmpty && defaults.paidUse == .never && defaults.paidLimits == nil)
+        #expect(defaults.cost == 1 && defaults.excluding.isEmpty)
+        #expect(defaults.paidUse == .never && defaults.paidLimits == nil)
     }
 }
 

@@ -8,7 +8,10 @@ import Testing
     let now = instant("2026-01-15T12:00:30Z")
 
     func row(rpm: Int, tpm: Int = 0, rpd: Int, minute: String, day: String, limits: Limits) -> UsageRow {
-        UsageRow(id: self.id, rpm: rpm, tpm: tpm, rpd: rpd, minuteStart: instant(minute), dayStart: instant(day), limits: limits)
+        UsageRow(
+            id: self.id, rpm: rpm, tpm: tpm, rpd: rpd, minuteStart: instant(minute), dayStart: instant(day),
+            limits: limits
+        )
     }
 
     @Test func closedMinuteCountsAsZeroButTheDayStays() {
