@@ -39,7 +39,10 @@ public struct Fingerprint: Sendable, Hashable, CustomStringConvertible {
         if chars.count >= 20 {
             self.description = String(chars.prefix(4)) + "…" + String(chars.suffix(4))
         } else {
-            self.description = "#" + String(SHA256.hex(of: secret).prefix(8))
+            let hashed = "#" + String(SHA256.hex(of: secret).prefix(8))
+            // A short secret made of hex digits could occur inside its own hash prefix; then the
+            // fingerprint gives nothing away at all (such a secret is ASCII, so "…" cannot hold it).
+            self.description = secret.isEmpty || !hashed.contains(secret) ? hashed : "…"
         }
     }
 }

@@ -328,11 +328,14 @@ private struct JSONParser {
             if self.index + 6 <= self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\\"),
                 self.bytes[self.index + 1] == UInt8(ascii: "u")
             {
+                let escapeStart = self.index
                 self.index += 2
                 let low = try self.parseHex4()
                 if (0xDC00...0xDFFF).contains(low) {
                     return Unicode.Scalar(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)) ?? "\u{FFFD}"
                 }
+                // Not a low half: the next escape is a character of its own, so leave it to be read next.
+                self.index = escapeStart
             }
             return "\u{FFFD}"
         }

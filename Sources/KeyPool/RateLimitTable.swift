@@ -9,7 +9,8 @@ public struct RateLimitTable: Sendable, Hashable {
     public let tiers: [(name: String, models: [String: Limits])]
 
     public static func == (lhs: RateLimitTable, rhs: RateLimitTable) -> Bool {
-        lhs.tiers.map(\.name) == rhs.tiers.map(\.name) && zip(lhs.tiers, rhs.tiers).allSatisfy { $0.models == $1.models }
+        lhs.tiers.map(\.name) == rhs.tiers.map(\.name)
+            && zip(lhs.tiers, rhs.tiers).allSatisfy { $0.models == $1.models }
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -97,7 +98,10 @@ extension Limits {
     /// Parses `{"rpm": n, "tpm": n, "rpd": n}`; a missing or null member is unlimited.
     public init(json: JSONValue, setting: String) throws(SettingError) {
         guard let members = json.objectMembers else {
-            throw SettingError(setting: setting, message: "must be an object like {\"rpm\": 10, \"tpm\": 250000, \"rpd\": 250}")
+            throw SettingError(
+                setting: setting,
+                message: "must be an object like {\"rpm\": 10, \"tpm\": 250000, \"rpd\": 250}"
+            )
         }
         var limits = Limits()
         for (name, value) in members {

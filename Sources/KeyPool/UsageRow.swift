@@ -112,6 +112,13 @@ public struct Headroom: Sendable, Hashable {
     public var tpm: Int?
     public var rpd: Int?
 
+    /// Headroom with the given remaining units; `nil` for an unlimited counter.
+    public init(rpm: Int?, tpm: Int?, rpd: Int?) {
+        self.rpm = rpm
+        self.tpm = tpm
+        self.rpd = rpd
+    }
+
     /// True when one more request of `cost` fits every limited counter (and at least one token).
     public func admits(cost: Int) -> Bool {
         (self.rpm ?? Int.max) >= cost && (self.rpd ?? Int.max) >= cost && (self.tpm ?? Int.max) >= 1
