@@ -61,6 +61,9 @@ public struct RateLimitTable: Sendable, Hashable {
         return table
     }
 
+    /// Every model prefix any tier lists.
+    public var allPrefixes: Set<String> { Set(self.tiers.flatMap { $0.models.keys }) }
+
     /// The models of `tier`, or of the first tier when `tier` is absent (`usedFallback` is then true).
     public func models(forTier tier: String) -> (models: [String: Limits], usedFallback: Bool) {
         if let match = self.tiers.first(where: { $0.name == tier }) {
@@ -78,10 +81,15 @@ public struct ModelLimits: Sendable, Hashable {
     public let unknownModel: Limits
     private let prefixesLongestFirst: [String]
 
-    public init(models: [String: Limits], unknownModel: Limits = .unlimited) {
+    /// - Parameters:
+    ///   - models: prefix → limits of the chosen tier.
+    ///   - knownPrefixes: prefixes listed by any tier. A model whose longest match is a prefix the
+    ///     chosen tier does not list gets `unknownModel` (Appendix A: "a tier that does not list a
+    ///     model leaves it to the unknown-model limits"), rather than a shorter prefix's limits.
+    public init(models: [String: Limits], unknownModel: Limits = .unlimited, knownPrefixes: Set<String> = []) {
         self.models = models
         self.unknownModel = unknownModel
-        self.prefixesLongestFirst = models.keys.sorted { ($0.count, $1) > ($1.count, $0) }
+        self.prefixesLongestFirst = knownPrefixes.union(models.keys).sorted { ($0.count, $1) > ($1.count, $0) }
     }
 
     /// The quota model (the longest matching prefix, or the name itself when none matches)

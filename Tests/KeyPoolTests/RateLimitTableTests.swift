@@ -122,4 +122,18 @@ import Testing
         #expect(one == same)
         #expect(one != (try RateLimitTable(json: #"{"T": {"m": {"rpm": 2}}}"#)))
     }
+
+    @Test func aModelTheChosenTierDoesNotListGetsUnknownLimitsNotAShorterPrefix() throws {
+        let table = RateLimitTable.bundled()
+        let tier1 = ModelLimits(
+            models: table.models(forTier: "Tier 1").models,
+            unknownModel: Limits(rpm: 3),
+            knownPrefixes: table.allPrefixes
+        )
+        // Tier 1 lists gemini-2.5-flash but not gemini-2.5-flash-lite (Appendix A).
+        let resolved = tier1.resolve(try #require(ModelName("gemini-2.5-flash-lite-001")))
+        #expect(resolved.quotaModel == "gemini-2.5-flash-lite")
+        #expect(resolved.limits == Limits(rpm: 3))
+        #expect(tier1.resolve(try #require(ModelName("gemini-2.5-flash-002"))).limits.rpm == 1_000)
+    }
 }

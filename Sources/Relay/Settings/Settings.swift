@@ -119,11 +119,17 @@ public struct Settings: Sendable {
         case .gemini:
             return ModelLimits(
                 models: self.pool.rateLimits.models(forTier: self.pool.quotaTier).models,
-                unknownModel: self.pool.unknownModelLimits
+                unknownModel: self.pool.unknownModelLimits,
+                knownPrefixes: self.pool.rateLimits.allPrefixes
             )
         case .vertex:
-            let models = self.pool.vertexRateLimits?.models(forTier: self.pool.quotaTier).models ?? [:]
-            return ModelLimits(models: models, unknownModel: self.pool.unknownModelLimits)
+            let table = self.pool.vertexRateLimits
+            let models = table?.models(forTier: self.pool.quotaTier).models ?? [:]
+            return ModelLimits(
+                models: models,
+                unknownModel: self.pool.unknownModelLimits,
+                knownPrefixes: table?.allPrefixes ?? []
+            )
         }
     }
 
