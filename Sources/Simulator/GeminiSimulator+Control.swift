@@ -13,12 +13,18 @@ extension GeminiSimulator {
             return Self.json(["reset": true])
         case .lastRequest:
             guard let recorded = self.state.withLock({ $0.lastRequest }) else {
-                return Self.json(Self.controlError(404, "no model request has been received since the last reset"), status: 404)
+                return Self.json(
+                    Self.controlError(404, "no model request has been received since the last reset"),
+                    status: 404
+                )
             }
             return Self.json(self.document(recorded))
         case .lastRequestBody:
             guard let recorded = self.state.withLock({ $0.lastRequest }) else {
-                return Self.json(Self.controlError(404, "no model request has been received since the last reset"), status: 404)
+                return Self.json(
+                    Self.controlError(404, "no model request has been received since the last reset"),
+                    status: 404
+                )
             }
             let type = recorded.selectedHeaders.first { $0.name == "content-type" }?.value ?? "application/octet-stream"
             return SimulatorResponse(status: 200, headers: ["content-type": type], body: .bytes(recorded.body))
@@ -32,7 +38,10 @@ extension GeminiSimulator {
     /// `{"error_rate": R, "error_status": S}`; either member may be left out.
     private func setFaults(_ body: [UInt8]) -> SimulatorResponse {
         guard let document = try? JSONValue.parse(body), document.objectMembers != nil else {
-            return Self.json(Self.controlError(400, "body must be a JSON object like {\"error_rate\": 0.5}"), status: 400)
+            return Self.json(
+                Self.controlError(400, "body must be a JSON object like {\"error_rate\": 0.5}"),
+                status: 400
+            )
         }
         var rate: Double?
         if let value = document["error_rate"] {
@@ -68,7 +77,8 @@ extension GeminiSimulator {
                     model,
                     [
                         "admitted": JSONValue(stats.admitted), "rejected": JSONValue(stats.rejected),
-                        "injected_errors": JSONValue(stats.injectedErrors), "input_tokens": JSONValue(stats.inputTokens),
+                        "injected_errors": JSONValue(stats.injectedErrors),
+                        "input_tokens": JSONValue(stats.inputTokens),
                         "total_tokens": JSONValue(stats.totalTokens),
                     ] as JSONValue
                 )
@@ -80,7 +90,8 @@ extension GeminiSimulator {
         }
         return [
             "keys": .array(keys), "key_in_url": .bool(state.isKeyInURLSeen),
-            "requests_total": JSONValue(state.requestsTotal), "unknown_key_requests": JSONValue(state.unknownKeyRequests),
+            "requests_total": JSONValue(state.requestsTotal),
+            "unknown_key_requests": JSONValue(state.unknownKeyRequests),
         ]
     }
 
@@ -110,6 +121,11 @@ extension GeminiSimulator {
     }
 
     private static func controlError(_ code: Int, _ message: String) -> JSONValue {
-        ["error": ["code": JSONValue(code), "message": .string(message), "status": code == 404 ? "NOT_FOUND" : "INVALID_ARGUMENT"]]
+        [
+            "error": [
+                "code": JSONValue(code), "message": .string(message),
+                "status": code == 404 ? "NOT_FOUND" : "INVALID_ARGUMENT",
+            ]
+        ]
     }
 }

@@ -145,14 +145,18 @@ extension GeminiSimulator {
                 ),
                 chunkDelay: self.options.chunkDelay
             )
-            var headers = Self.googleHeaders(contentType: isSSE ? "text/event-stream" : "application/json; charset=UTF-8")
+            var headers = Self.googleHeaders(
+                contentType: isSSE ? "text/event-stream" : "application/json; charset=UTF-8"
+            )
             if isSSE { headers.add("content-disposition", "attachment") }
             return SimulatorResponse(status: 200, headers: headers, body: .stream(plan))
 
         case .countTokens:
             var members: [(String, JSONValue)] = [("totalTokens", JSONValue(facts.promptTokens))]
             if route.isVertex { members.append(("totalBillableCharacters", JSONValue(facts.inputCharacters))) }
-            members.append(("promptTokensDetails", [["modality": "TEXT", "tokenCount": JSONValue(facts.promptTokens)]]))
+            members.append(
+                ("promptTokensDetails", [["modality": "TEXT", "tokenCount": JSONValue(facts.promptTokens)]])
+            )
             return Self.json(.object(members))
 
         case .embedContent:
@@ -182,7 +186,10 @@ extension GeminiSimulator {
         let micros = Int(((date.timeIntervalSince1970 - seconds) * 1_000_000).rounded(.down))
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: Date(timeIntervalSince1970: seconds))
+        let parts = calendar.dateComponents(
+            [.year, .month, .day, .hour, .minute, .second],
+            from: Date(timeIntervalSince1970: seconds)
+        )
         return String(
             format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
             parts.year ?? 0,

@@ -36,7 +36,12 @@ extension GeminiSimulator {
             outputTokenLimit: 65_536,
             isThinking: true
         ),
-        CatalogueModel(id: "gemini-2.0-flash", displayName: "Gemini 2.0 Flash", inputTokenLimit: 1_048_576, outputTokenLimit: 8_192),
+        CatalogueModel(
+            id: "gemini-2.0-flash",
+            displayName: "Gemini 2.0 Flash",
+            inputTokenLimit: 1_048_576,
+            outputTokenLimit: 8_192
+        ),
         CatalogueModel(
             id: "gemini-2.0-flash-lite",
             displayName: "Gemini 2.0 Flash-Lite",
@@ -50,7 +55,12 @@ extension GeminiSimulator {
             outputTokenLimit: 1,
             isEmbedding: true
         ),
-        CatalogueModel(id: "gemma-3-27b-it", displayName: "Gemma 3 27B", inputTokenLimit: 131_072, outputTokenLimit: 8_192),
+        CatalogueModel(
+            id: "gemma-3-27b-it",
+            displayName: "Gemma 3 27B",
+            inputTokenLimit: 131_072,
+            outputTokenLimit: 8_192
+        ),
     ]
 
     /// `GET …/models?pageSize=&pageToken=`: pages of the catalogue (pageSize default 50, max 1000).
@@ -85,7 +95,12 @@ extension GeminiSimulator {
         }
         let model =
             Self.catalogue.first { $0.id == name.value }
-            ?? CatalogueModel(id: name.value, displayName: name.value, inputTokenLimit: 1_048_576, outputTokenLimit: 65_536)
+            ?? CatalogueModel(
+                id: name.value,
+                displayName: name.value,
+                inputTokenLimit: 1_048_576,
+                outputTokenLimit: 65_536
+            )
         return Self.json(Self.describe(model))
     }
 
@@ -95,14 +110,18 @@ extension GeminiSimulator {
         members += [
             ("version", "001"), ("displayName", .string(model.displayName)),
             ("description", .string("Simulated \(model.displayName).")),
-            ("inputTokenLimit", JSONValue(model.inputTokenLimit)), ("outputTokenLimit", JSONValue(model.outputTokenLimit)),
+            ("inputTokenLimit", JSONValue(model.inputTokenLimit)),
+            ("outputTokenLimit", JSONValue(model.outputTokenLimit)),
         ]
         if model.isEmbedding {
             members.append(("supportedGenerationMethods", ["embedContent", "countTextTokens", "countTokens"]))
             return .object(members)
         }
         members += [
-            ("supportedGenerationMethods", ["generateContent", "countTokens", "createCachedContent", "batchGenerateContent"]),
+            (
+                "supportedGenerationMethods",
+                ["generateContent", "countTokens", "createCachedContent", "batchGenerateContent"]
+            ),
             ("temperature", 1), ("topP", .number("0.95")), ("topK", 64), ("maxTemperature", 2),
         ]
         if model.isThinking { members.append(("thinking", true)) }

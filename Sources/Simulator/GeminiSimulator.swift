@@ -33,7 +33,10 @@ public final class GeminiSimulator: HTTPHandler {
         self.logger = logger
         self.limits = options.modelLimits
         self.tier = options.rateLimits == nil ? .free : QuotaTierName(tableTier: options.quotaTier)
-        self.keyIndexes = Dictionary(options.keys.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        self.keyIndexes = Dictionary(
+            options.keys.enumerated().map { ($1, $0) },
+            uniquingKeysWith: { first, _ in first }
+        )
         var random = SystemRandomNumberGenerator()
         let seed = options.seed ?? random.next()
         self.state = Mutex(SimulatorState(errorRate: options.errorRate, errorStatus: options.errorStatus, seed: seed))
@@ -45,10 +48,14 @@ public final class GeminiSimulator: HTTPHandler {
         case .bytes(let bytes):
             return HTTPResponse(status: response.status, headers: response.headers, body: .bytes(bytes))
         case .stream(let plan):
-            return HTTPResponse(status: response.status, headers: response.headers, body: .stream { writer in
-                // A client that went away ends the stream; there is nothing left to tell it.
-                try? await plan.write { bytes in try await writer.write(bytes) }
-            })
+            return HTTPResponse(
+                status: response.status,
+                headers: response.headers,
+                body: .stream { writer in
+                    // A client that went away ends the stream; there is nothing left to tell it.
+                    try? await plan.write { bytes in try await writer.write(bytes) }
+                }
+            )
         }
     }
 

@@ -27,7 +27,8 @@ struct GenerateAnswer: Sendable {
         self.promptTokens = facts.promptTokens
         self.isBlocked = facts.markers.contains(.block)
 
-        let echoed = facts.lastUserText.isEmpty ? "(no text)" : String(facts.lastUserText.prefix(Self.maxEchoCharacters))
+        let echoed =
+            facts.lastUserText.isEmpty ? "(no text)" : String(facts.lastUserText.prefix(Self.maxEchoCharacters))
         var text = "Echo: " + echoed
         var finishReason = "STOP"
         if let limit = facts.maxOutputTokens, limit > 0, Self.tokens(text) > limit {
@@ -107,7 +108,9 @@ struct GenerateAnswer: Sendable {
             ("promptTokenCount", JSONValue(self.promptTokens)), ("totalTokenCount", JSONValue(self.promptTokens)),
         ]
         if self.isVertex { usage.append(("trafficType", "ON_DEMAND")) }
-        return self.envelope([("promptFeedback", ["blockReason": "PROHIBITED_CONTENT"]), ("usageMetadata", .object(usage))])
+        return self.envelope([
+            ("promptFeedback", ["blockReason": "PROHIBITED_CONTENT"]), ("usageMetadata", .object(usage)),
+        ])
     }
 
     private func usage(candidates: Int) -> JSONValue {

@@ -63,7 +63,10 @@ struct GoogleError: Sendable {
                     "@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
                     "domain": "googleapis.com", "metadata": ["service": .string(Self.service(isVertex: isVertex))],
                 ],
-                ["@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US", "message": .string(message)],
+                [
+                    "@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US",
+                    "message": .string(message),
+                ],
                 ["@type": "type.googleapis.com/google.rpc.DebugInfo", "detail": .string("Invalid API key: \(rawKey)")],
             ]
         )
@@ -117,7 +120,10 @@ struct GoogleError: Sendable {
                         "containerInfo": .string("api_key:\(rawKey)"),
                     ],
                 ],
-                ["@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US", "message": .string(message)],
+                [
+                    "@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US",
+                    "message": .string(message),
+                ],
             ]
         )
     }
@@ -205,7 +211,11 @@ struct GoogleError: Sendable {
     static func injected(status: Int) -> GoogleError {
         switch status {
         case 429:
-            GoogleError(code: 429, status: "RESOURCE_EXHAUSTED", message: "Resource has been exhausted (e.g. check quota).")
+            GoogleError(
+                code: 429,
+                status: "RESOURCE_EXHAUSTED",
+                message: "Resource has been exhausted (e.g. check quota)."
+            )
         case 503:
             GoogleError(code: 503, status: "UNAVAILABLE", message: "The model is overloaded. Please try again later.")
         case 504:

@@ -172,19 +172,29 @@ extension SimulatorOptions {
         }
         if let tier = values["--quota-tier"] {
             guard options.rateLimits != nil else {
-                throw SimulatorOptionsError(code: .conflictingOptions, flag: "--quota-tier", message: "needs --rate-limits")
+                throw SimulatorOptionsError(
+                    code: .conflictingOptions,
+                    flag: "--quota-tier",
+                    message: "needs --rate-limits"
+                )
             }
             options.quotaTier = tier
         }
 
-        if let text = values["--latency-ms"] { options.latency = .milliseconds(try Self.count(text, flag: "--latency-ms")) }
+        if let text = values["--latency-ms"] {
+            options.latency = .milliseconds(try Self.count(text, flag: "--latency-ms"))
+        }
         if let text = values["--chunk-delay-ms"] {
             options.chunkDelay = .milliseconds(try Self.count(text, flag: "--chunk-delay-ms"))
         }
         if let text = values["--chunks"] {
             let chunks = try Self.count(text, flag: "--chunks")
             guard (1...1000).contains(chunks) else {
-                throw SimulatorOptionsError(code: .invalidValue, flag: "--chunks", message: "must be 1...1000, got \(chunks)")
+                throw SimulatorOptionsError(
+                    code: .invalidValue,
+                    flag: "--chunks",
+                    message: "must be 1...1000, got \(chunks)"
+                )
             }
             options.chunkCount = chunks
         }
@@ -219,7 +229,11 @@ extension SimulatorOptions {
         }
         if let text = values["--seed"] {
             guard let seed = UInt64(text) else {
-                throw SimulatorOptionsError(code: .invalidValue, flag: "--seed", message: "must be a whole number ≥ 0, got '\(text)'")
+                throw SimulatorOptionsError(
+                    code: .invalidValue,
+                    flag: "--seed",
+                    message: "must be a whole number ≥ 0, got '\(text)'"
+                )
             }
             options.seed = seed
         }
@@ -252,7 +266,11 @@ extension SimulatorOptions {
         var source = text
         if text.hasPrefix("@") {
             guard let contents = try? String(contentsOfFile: String(text.dropFirst()), encoding: .utf8) else {
-                throw SimulatorOptionsError(code: .invalidValue, flag: flag, message: "cannot read file '\(text.dropFirst())'")
+                throw SimulatorOptionsError(
+                    code: .invalidValue,
+                    flag: flag,
+                    message: "cannot read file '\(text.dropFirst())'"
+                )
             }
             source = contents
         }
@@ -269,7 +287,11 @@ extension SimulatorOptions {
                 )
             }
             guard !keys.contains(key) else {
-                throw SimulatorOptionsError(code: .invalidValue, flag: flag, message: "lists entry \(position + 1) twice")
+                throw SimulatorOptionsError(
+                    code: .invalidValue,
+                    flag: flag,
+                    message: "lists entry \(position + 1) twice"
+                )
             }
             keys.append(key)
         }
@@ -291,7 +313,11 @@ extension SimulatorOptions {
 
     private static func count(_ text: String, flag: String) throws(SimulatorOptionsError) -> Int {
         guard let value = Int(text), value >= 0 else {
-            throw SimulatorOptionsError(code: .invalidValue, flag: flag, message: "must be a whole number ≥ 0, got '\(text)'")
+            throw SimulatorOptionsError(
+                code: .invalidValue,
+                flag: flag,
+                message: "must be a whole number ≥ 0, got '\(text)'"
+            )
         }
         return value
     }
@@ -301,7 +327,11 @@ extension SimulatorOptions {
         if text.hasPrefix("@") {
             let path = String(text.dropFirst())
             guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw SimulatorOptionsError(code: .invalidValue, flag: "--rate-limits", message: "cannot read file '\(path)'")
+                throw SimulatorOptionsError(
+                    code: .invalidValue,
+                    flag: "--rate-limits",
+                    message: "cannot read file '\(path)'"
+                )
             }
             json = contents
         }

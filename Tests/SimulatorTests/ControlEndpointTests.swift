@@ -47,14 +47,17 @@ import Testing
     @Test func faultsCanBeSwitchedOnAndOffAtRunTime() async throws {
         let simulator = GeminiSimulator(options: TestKeys.options(), clock: TestWallClock("2026-01-15T12:00:00Z"))
 
-        #expect(await self.post(simulator, "/simulator/faults", #"{"error_rate": 1.0, "error_status": 503}"#).status == 200)
+        #expect(
+            await self.post(simulator, "/simulator/faults", #"{"error_rate": 1.0, "error_status": 503}"#).status == 200
+        )
         let unavailable = await simulator.respond(modelRequest())
         #expect(unavailable.status == 503)
         #expect(
             try parse(unavailable)
                 == [
                     "error": [
-                        "code": 503, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE",
+                        "code": 503, "message": "The model is overloaded. Please try again later.",
+                        "status": "UNAVAILABLE",
                     ]
                 ]
         )

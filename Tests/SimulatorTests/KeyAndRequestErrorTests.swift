@@ -42,7 +42,10 @@ import Testing
 
         #expect(response.status == 403)
         #expect(body["error"]?["status"] == "PERMISSION_DENIED")
-        #expect(body["error"]?["message"]?.stringValue == "Permission denied: Consumer 'api_key:\(TestKeys.second)' has been suspended.")
+        #expect(
+            body["error"]?["message"]?.stringValue
+                == "Permission denied: Consumer 'api_key:\(TestKeys.second)' has been suspended."
+        )
         #expect(detail(body, "ErrorInfo")?["reason"] == "CONSUMER_SUSPENDED")
         #expect(detail(body, "ErrorInfo")?["metadata"]?["containerInfo"]?.stringValue == "api_key:\(TestKeys.second)")
     }
@@ -65,7 +68,8 @@ import Testing
         #expect(body["error"]?["status"] == "NOT_FOUND")
         #expect(
             body["error"]?["message"]?.stringValue
-                == "models/gemini-notfound-9 is not found for API version v1beta, or is not supported for generateContent. "
+                == "models/gemini-notfound-9 is not found for API version v1beta, "
+                + "or is not supported for generateContent. "
                 + "Call ListModels to see the list of available models and their supported methods."
         )
         #expect(body["error"]?["details"] == nil)
@@ -83,17 +87,22 @@ import Testing
     }
 
     @Test func invalidArgumentMarkerIsAClientError() async throws {
-        let response = await self.simulator.respond(modelRequest(body: generateBody("bad [[invalid-argument]] request")))
+        let response = await self.simulator.respond(
+            modelRequest(body: generateBody("bad [[invalid-argument]] request"))
+        )
 
         #expect(response.status == 400)
         #expect(try parse(response)["error"]?["message"] == "Request contains an invalid argument.")
     }
 
     @Test func unknownPathsGetAnEmpty404() async throws {
-        for (method, path) in [("POST", "/models/gemini-2.5-flash:generateContent"), ("GET", "/v1beta/models/x:generateContent"),
-            ("POST", "/v1beta/models/x:unknownMethod"), ("POST", "/v1beta1/publishers/google/models/x:embedContent")]
-        {
-            let response = await self.simulator.respond(HTTPRequest(method: method, path: path, headers: ["x-goog-api-key": TestKeys.first]))
+        for (method, path) in [
+            ("POST", "/models/gemini-2.5-flash:generateContent"), ("GET", "/v1beta/models/x:generateContent"),
+            ("POST", "/v1beta/models/x:unknownMethod"), ("POST", "/v1beta1/publishers/google/models/x:embedContent"),
+        ] {
+            let response = await self.simulator.respond(
+                HTTPRequest(method: method, path: path, headers: ["x-goog-api-key": TestKeys.first])
+            )
             #expect(response.status == 404, "\(method) \(path)")
             #expect(response.allBytes.isEmpty)
         }
@@ -112,7 +121,10 @@ import Testing
         #expect(response.headers["content-type"] == "application/json; charset=UTF-8")
         #expect(text.hasPrefix("{\n  \"candidates\": [\n    {\n      \"content\": {\n        \"parts\": [\n"))
         #expect(text.hasSuffix("\n}\n"))
-        #expect(body["candidates"]?.arrayValue?.first?["content"]?["parts"]?.arrayValue?.first?["text"] == "Echo: What is the weather?")
+        #expect(
+            body["candidates"]?.arrayValue?.first?["content"]?["parts"]?.arrayValue?.first?["text"]
+                == "Echo: What is the weather?"
+        )
         let usage = try #require(body["usageMetadata"])
         #expect(usage["promptTokenCount"] == 5)
         #expect(usage["candidatesTokenCount"] == 7)
@@ -131,7 +143,12 @@ import Testing
             if let token { query.append(("pageToken", token)) }
             let page = try parse(
                 await self.simulator.respond(
-                    HTTPRequest(method: "GET", path: "/v1beta/models", query: query, headers: ["x-goog-api-key": TestKeys.first])
+                    HTTPRequest(
+                        method: "GET",
+                        path: "/v1beta/models",
+                        query: query,
+                        headers: ["x-goog-api-key": TestKeys.first]
+                    )
                 )
             )
             let models = try #require(page["models"]?.arrayValue)
@@ -147,7 +164,11 @@ import Testing
         )
         #expect(try parse(one)["displayName"] == "Gemini 2.5 Pro")
         let missing = await self.simulator.respond(
-            HTTPRequest(method: "GET", path: "/v1beta/models/notfound-model", headers: ["x-goog-api-key": TestKeys.first])
+            HTTPRequest(
+                method: "GET",
+                path: "/v1beta/models/notfound-model",
+                headers: ["x-goog-api-key": TestKeys.first]
+            )
         )
         #expect(missing.status == 404)
     }

@@ -50,8 +50,12 @@ import Testing
         #expect(detail(body, "RetryInfo")?["retryDelay"] == "23s")
         let message = try #require(body["error"]?["message"]?.stringValue)
         #expect(message.hasPrefix("You exceeded your current quota, please check your plan and billing details."))
-        #expect(message.contains("\n* Quota exceeded for metric: generativelanguage.googleapis.com/"
-            + "generate_content_free_tier_requests, limit: 1, model: gemini-2.5-flash"))
+        #expect(
+            message.contains(
+                "\n* Quota exceeded for metric: generativelanguage.googleapis.com/"
+                    + "generate_content_free_tier_requests, limit: 1, model: gemini-2.5-flash"
+            )
+        )
         #expect(message.hasSuffix("\nPlease retry in 23.5s."))
     }
 
@@ -64,7 +68,9 @@ import Testing
         #expect(try parse(first)["usageMetadata"]?["promptTokenCount"] == 10)
         let second = await simulator.respond(modelRequest(body: generateBody(fortyCharacters)))
         #expect(second.status == 429)
-        #expect(violations(try parse(second)).first?["quotaId"] == "GenerateContentInputTokensPerModelPerMinute-FreeTier")
+        #expect(
+            violations(try parse(second)).first?["quotaId"] == "GenerateContentInputTokensPerModelPerMinute-FreeTier"
+        )
         #expect(violations(try parse(second)).first?["quotaValue"] == "15")
         // A smaller request still fits: the refused one was not counted.
         #expect(await simulator.respond(modelRequest(body: generateBody("abcdefghijklmnopqrst"))).status == 200)
@@ -80,7 +86,11 @@ import Testing
         clock.set("2026-01-15T07:59:59Z")
         let refused = await simulator.respond(modelRequest())
         #expect(refused.status == 429)
-        #expect(violations(try parse(refused)).map { $0["quotaId"] } == ["GenerateRequestsPerDayPerProjectPerModel-FreeTier"])
+        #expect(
+            violations(try parse(refused)).map { $0["quotaId"] } == [
+                "GenerateRequestsPerDayPerProjectPerModel-FreeTier"
+            ]
+        )
         #expect(detail(try parse(refused), "RetryInfo")?["retryDelay"] == "1s")
         // 08:00 UTC is midnight in Los Angeles in January.
         clock.set("2026-01-15T08:00:00Z")
@@ -103,7 +113,10 @@ import Testing
     }
 
     @Test func noQuotaKeysQuoteQuotaValueZero() async throws {
-        let simulator = self.simulator({ $0.noQuotaKeys = [APIKey(TestKeys.third)!] }, clock: TestWallClock("2026-01-15T12:00:00Z"))
+        let simulator = self.simulator(
+            { $0.noQuotaKeys = [APIKey(TestKeys.third)!] },
+            clock: TestWallClock("2026-01-15T12:00:00Z")
+        )
 
         let response = await simulator.respond(modelRequest("gemini-2.5-pro", key: TestKeys.third))
         let body = try parse(response)
@@ -131,19 +144,28 @@ import Testing
 
     @Test func paidTiersUsePaidQuotaIDs() async throws {
         let json = #"{"Free Tier": {"gemini-2.5-pro": {"rpm": 0}}, "Tier 2": {"gemini-2.5-pro": {"rpd": 0}}}"#
-        let simulator = self.simulator({ options in
-            options.rateLimits = try? RateLimitTable(json: json)
-            options.quotaTier = "Tier 2"
-        }, clock: TestWallClock("2026-01-15T12:00:00Z"))
+        let simulator = self.simulator(
+            { options in
+                options.rateLimits = try? RateLimitTable(json: json)
+                options.quotaTier = "Tier 2"
+            },
+            clock: TestWallClock("2026-01-15T12:00:00Z")
+        )
 
         let body = try parse(await simulator.respond(modelRequest("gemini-2.5-pro")))
 
         #expect(violations(body).first?["quotaId"] == "GenerateRequestsPerDayPerProjectPerModel-PaidTier2")
-        #expect(violations(body).first?["quotaMetric"] == "generativelanguage.googleapis.com/generate_content_paid_tier_requests")
+        #expect(
+            violations(body).first?["quotaMetric"]
+                == "generativelanguage.googleapis.com/generate_content_paid_tier_requests"
+        )
     }
 
     @Test func batchEmbedContentsCountsOneRequestPerText() async throws {
-        let simulator = self.simulator({ $0.defaultLimits = Limits(rpm: 5) }, clock: TestWallClock("2026-01-15T12:00:00Z"))
+        let simulator = self.simulator(
+            { $0.defaultLimits = Limits(rpm: 5) },
+            clock: TestWallClock("2026-01-15T12:00:00Z")
+        )
         func batch(_ texts: [String]) -> [UInt8] {
             let requests = texts.map {
                 #"{"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "\#($0)"}]}}"#
@@ -151,17 +173,26 @@ import Testing
             return Array(#"{"requests": [\#(requests.joined(separator: ","))]}"#.utf8)
         }
 
-        let three = await simulator.respond(modelRequest("gemini-embedding-001", "batchEmbedContents", body: batch(["a", "b", "c"])))
+        let three = await simulator.respond(
+            modelRequest("gemini-embedding-001", "batchEmbedContents", body: batch(["a", "b", "c"]))
+        )
         #expect(three.status == 200)
         #expect(try parse(three)["embeddings"]?.arrayValue?.count == 3)
         #expect(try parse(three)["embeddings"]?.arrayValue?.first?["values"]?.arrayValue?.count == 16)
 
-        let refused = await simulator.respond(modelRequest("gemini-embedding-001", "batchEmbedContents", body: batch(["d", "e", "f"])))
+        let refused = await simulator.respond(
+            modelRequest("gemini-embedding-001", "batchEmbedContents", body: batch(["d", "e", "f"]))
+        )
         #expect(refused.status == 429)
-        #expect(violations(try parse(refused)).first?["quotaId"] == "EmbedContentRequestsPerMinutePerProjectPerModel-FreeTier")
+        #expect(
+            violations(try parse(refused)).first?["quotaId"]
+                == "EmbedContentRequestsPerMinutePerProjectPerModel-FreeTier"
+        )
 
         let single = #"{"content": {"parts": [{"text": "g"}]}, "outputDimensionality": 4}"#
-        let one = await simulator.respond(modelRequest("gemini-embedding-001", "embedContent", body: Array(single.utf8)))
+        let one = await simulator.respond(
+            modelRequest("gemini-embedding-001", "embedContent", body: Array(single.utf8))
+        )
         #expect(try parse(one)["embedding"]?["values"]?.arrayValue?.count == 4)
         let stats = try parse(await simulator.respond(HTTPRequest(method: "GET", path: "/simulator/stats")))
         #expect(stats["keys"]?.arrayValue?.first?["models"]?["gemini-embedding-001"]?["admitted"] == 4)
@@ -169,10 +200,15 @@ import Testing
     }
 
     @Test func countTokensIsNotChargedAgainstGenerateLimits() async throws {
-        let simulator = self.simulator({ $0.defaultLimits = Limits(rpm: 1) }, clock: TestWallClock("2026-01-15T12:00:00Z"))
+        let simulator = self.simulator(
+            { $0.defaultLimits = Limits(rpm: 1) },
+            clock: TestWallClock("2026-01-15T12:00:00Z")
+        )
 
         for _ in 0..<3 {
-            let counted = await simulator.respond(modelRequest("gemini-2.5-flash", "countTokens", body: generateBody("abcdefgh")))
+            let counted = await simulator.respond(
+                modelRequest("gemini-2.5-flash", "countTokens", body: generateBody("abcdefgh"))
+            )
             #expect(try parse(counted)["totalTokens"] == 2)
         }
         #expect(await simulator.respond(modelRequest()).status == 200)

@@ -42,7 +42,9 @@ import Testing
 
     @Test func rateLimitTableIsReadInlineOrFromAFile() throws {
         let json = #"{"Free Tier": {"gemini-2.5-flash": {"rpm": 2}}, "Tier 1": {"gemini-2.5-flash": {"rpm": 9}}}"#
-        let inline = try SimulatorOptions.parse(arguments: ["--keys", "k-aaaaaaaa", "--rate-limits", json, "--quota-tier", "Tier 1"])
+        let inline = try SimulatorOptions.parse(arguments: [
+            "--keys", "k-aaaaaaaa", "--rate-limits", json, "--quota-tier", "Tier 1",
+        ])
         #expect(inline.quotaTier == "Tier 1")
         #expect(inline.modelLimits.resolve(ModelName("gemini-2.5-flash-001")!).limits == Limits(rpm: 9))
         #expect(inline.modelLimits.resolve(ModelName("other-model")!).limits == .unlimited)
@@ -74,7 +76,10 @@ import Testing
             (["--keys", "k-aaaaaaaa", "--quota-tier", "Tier 1"], "--quota-tier", .conflictingOptions),
             (["--keys", "k-aaaaaaaa", "--rpm", "1", "--rate-limits", "{}"], "--rpm", .conflictingOptions),
             (["--keys", "k-aaaaaaaa", "--rate-limits", "{not json"], "--rate-limits", .invalidValue),
-            (["--keys", "k-aaaaaaaa", "--rate-limits", #"{"Free Tier": {"m": {"rpm": -1}}}"#], "--rate-limits", .invalidValue),
+            (
+                ["--keys", "k-aaaaaaaa", "--rate-limits", #"{"Free Tier": {"m": {"rpm": -1}}}"#], "--rate-limits",
+                .invalidValue
+            ),
             (["--keys", "k-aaaaaaaa", "--suspended-keys", "k-zzzzzzzz"], "--suspended-keys", .invalidValue),
         ]
     )
@@ -104,7 +109,8 @@ import Testing
             _ = try SimulatorOptions.parse(arguments: ["--keys", "k-aaaaaaaa", "--help"])
         } throws: { ($0 as? SimulatorOptionsError)?.code == .helpRequested }
         for flag in [
-            "--listen", "--keys", "--rpm", "--tpm", "--rpd", "--rate-limits", "--quota-tier", "--latency-ms", "--chunks",
+            "--listen", "--keys", "--rpm", "--tpm", "--rpd", "--rate-limits", "--quota-tier", "--latency-ms",
+            "--chunks",
             "--chunk-delay-ms", "--error-rate", "--error-status", "--daily-exhausted-keys", "--no-quota-keys",
             "--suspended-keys", "--seed",
         ] {

@@ -62,7 +62,13 @@ func modelRequest(
 ) -> HTTPRequest {
     var headers: HTTPHeaders = ["content-type": "application/json"]
     if let key { headers.add("x-goog-api-key", key) }
-    return HTTPRequest(method: "POST", path: "/v1beta/models/\(model):\(method)", query: query, headers: headers, body: body)
+    return HTTPRequest(
+        method: "POST",
+        path: "/v1beta/models/\(model):\(method)",
+        query: query,
+        headers: headers,
+        body: body
+    )
 }
 
 func parse(_ response: SimulatorResponse) throws -> JSONValue {
@@ -82,7 +88,9 @@ func violations(_ body: JSONValue) -> [JSONValue] {
 
 /// The `@type` detail of an error body.
 func detail(_ body: JSONValue, _ type: String) -> JSONValue? {
-    body["error"]?["details"]?.arrayValue?.first { $0["@type"]?.stringValue == "type.googleapis.com/google.rpc.\(type)" }
+    body["error"]?["details"]?.arrayValue?.first {
+        $0["@type"]?.stringValue == "type.googleapis.com/google.rpc.\(type)"
+    }
 }
 
 /// The stream plan of a streamed answer.

@@ -16,7 +16,12 @@ import Testing
 
     @Test func sseEventsAreFramedExactlyWithCumulativeUsage() async throws {
         let response = await self.simulator().respond(
-            modelRequest("gemini-2.5-flash", "streamGenerateContent", query: [("alt", "sse")], body: generateBody("Count to five please"))
+            modelRequest(
+                "gemini-2.5-flash",
+                "streamGenerateContent",
+                query: [("alt", "sse")],
+                body: generateBody("Count to five please")
+            )
         )
         let frames = try await collectFrames(try plan(response))
 
@@ -43,10 +48,16 @@ import Testing
             #expect(usage["totalTokenCount"]?.intValue == sum)
         }
         #expect(Set(payloads.compactMap { $0["responseId"] }).count == 1)
-        #expect(payloads.allSatisfy { $0["simulatorExtension"]?["kept"] == true && $0["modelVersion"] == "gemini-2.5-flash" })
+        #expect(
+            payloads.allSatisfy {
+                $0["simulatorExtension"]?["kept"] == true && $0["modelVersion"] == "gemini-2.5-flash"
+            }
+        )
         #expect(payloads.map { $0["candidates"]?.arrayValue?.first?["finishReason"] } == [nil, nil, "STOP"])
 
-        let streamed = payloads.compactMap { $0["candidates"]?.arrayValue?.first?["content"]?["parts"]?.arrayValue?.first?["text"]?.stringValue }
+        let streamed = payloads.compactMap {
+            $0["candidates"]?.arrayValue?.first?["content"]?["parts"]?.arrayValue?.first?["text"]?.stringValue
+        }
         #expect(streamed.joined() == "Echo: Count to five please")
         let whole = try parse(await self.simulator().respond(modelRequest(body: generateBody("Count to five please"))))
         #expect(whole["usageMetadata"] == usages.last)
@@ -79,12 +90,18 @@ import Testing
         #expect(frames.count == 2)
         #expect(!frames[0].contains("finishReason"))
         #expect(
-            frames[1] == "data: {\"error\": {\"code\": 500,\"message\": \"An internal error has occurred. Please retry or "
-                + "report in https://developers.generativeai.google/guide/troubleshooting\",\"status\": \"INTERNAL\"}}\r\n\r\n"
+            frames[1]
+                == "data: {\"error\": {\"code\": 500,\"message\": \"An internal error has occurred. Please retry or "
+                + "report in https://developers.generativeai.google/guide/troubleshooting\","
+                + "\"status\": \"INTERNAL\"}}\r\n\r\n"
         )
 
         let arrayFrames = try await collectFrames(
-            try plan(await self.simulator().respond(modelRequest("m", "streamGenerateContent", body: generateBody("x [[stream-error]]"))))
+            try plan(
+                await self.simulator().respond(
+                    modelRequest("m", "streamGenerateContent", body: generateBody("x [[stream-error]]"))
+                )
+            )
         )
         let elements = try #require(try JSONValue.parse(arrayFrames.joined()).arrayValue)
         #expect(elements.last?["error"]?["status"] == "INTERNAL")
@@ -100,7 +117,12 @@ import Testing
         #expect(body["usageMetadata"]?["totalTokenCount"] == body["usageMetadata"]?["promptTokenCount"])
 
         let stream = await self.simulator().respond(
-            modelRequest("gemini-2.5-flash", "streamGenerateContent", query: [("alt", "sse")], body: generateBody("[[block]]"))
+            modelRequest(
+                "gemini-2.5-flash",
+                "streamGenerateContent",
+                query: [("alt", "sse")],
+                body: generateBody("[[block]]")
+            )
         )
         let frames = try await collectFrames(try plan(stream))
         #expect(frames.count == 1)
@@ -120,7 +142,9 @@ import Testing
         let frames = try await collectFrames(try plan(await simulator.respond(request)))
         let payloads = try frames.map(ssePayload)
 
-        #expect(frames.allSatisfy { $0.hasPrefix("data: {\"candidates\": [{\"content\": {\"role\": \"model\",\"parts\": ") })
+        #expect(
+            frames.allSatisfy { $0.hasPrefix("data: {\"candidates\": [{\"content\": {\"role\": \"model\",\"parts\": ") }
+        )
         #expect(frames.allSatisfy { !$0.contains("\"index\"") })
         #expect(payloads.dropLast().allSatisfy { $0["usageMetadata"] == ["trafficType": "ON_DEMAND"] })
         let last = try #require(payloads.last?["usageMetadata"])
@@ -156,11 +180,19 @@ import Testing
 
         #expect(response.status == 429)
         #expect(try parse(response)["error"]?["details"] == nil)
-        #expect(try parse(response)["error"]?["message"]?.stringValue?.hasPrefix("Resource exhausted. Please try again later.") == true)
+        #expect(
+            try parse(response)["error"]?["message"]?.stringValue?.hasPrefix(
+                "Resource exhausted. Please try again later."
+            ) == true
+        )
     }
 
     @Test func writingStopsWhenTheSinkThrows() async throws {
-        let streamPlan = StreamPlan(format: .serverSentEvents, events: [["a": 1], ["b": 2], ["c": 3]], chunkDelay: .zero)
+        let streamPlan = StreamPlan(
+            format: .serverSentEvents,
+            events: [["a": 1], ["b": 2], ["c": 3]],
+            chunkDelay: .zero
+        )
         var written = 0
         struct Gone: Error {}
 
