@@ -42,6 +42,8 @@ public final class GeminiSimulator: HTTPHandler {
         self.state = Mutex(SimulatorState(errorRate: options.errorRate, errorStatus: options.errorStatus, seed: seed))
     }
 
+    /// Answers one request: a Gemini API or Vertex call, a control endpoint, or an empty 404.
+    /// Streams are sent chunk by chunk and end early, quietly, when the client goes away.
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
         let response = await self.respond(request)
         switch response.body {

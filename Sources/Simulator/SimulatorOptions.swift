@@ -70,6 +70,7 @@ public struct SimulatorOptions: Sendable {
 public struct SimulatorOptionsError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What went wrong; extensible.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The code's name, e.g. `invalidValue`.
         public let description: String
         /// `--help` or `-h` was given: print `SimulatorOptions.helpText` and exit 0.
         public static let helpRequested = Code(description: "helpRequested")
@@ -92,12 +93,14 @@ public struct SimulatorOptionsError: Error, Sendable, Hashable, CustomStringConv
     /// What is wrong with it, lowercase, without a trailing period.
     public var message: String
 
+    /// An error about `flag`; `message` follows the flag in `description`.
     public init(code: Code, flag: String, message: String) {
         self.code = code
         self.flag = flag
         self.message = message
     }
 
+    /// `option '--rpm' must be a whole number ≥ 0, got 'ten'`.
     public var description: String { "option '\(self.flag)' \(self.message)" }
 }
 
