@@ -58,6 +58,16 @@ public final class UpstreamResponse: Sendable {
         return body
     }
 
+    /// Body bytes received and not yet read (bounded by the pause threshold plus one network read).
+    var bufferedByteCount: Int {
+        self.transfer.shared.withLock { $0.bufferedBytes }
+    }
+
+    /// Whether the transfer is paused because the reader fell behind.
+    var isPausedForBackpressure: Bool {
+        self.transfer.shared.withLock { $0.isPaused }
+    }
+
     /// Aborts the transfer (the client went away). Later reads throw `.cancelled`. No-op once the
     /// body has ended.
     public func cancel() {
