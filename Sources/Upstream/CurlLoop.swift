@@ -28,6 +28,8 @@ final class CurlLoop: @unchecked Sendable {
     private let logger: Logger
     private let stopped = DispatchSemaphore(value: 0)
     private let isRunning = Atomic<Bool>(false)
+    /// The loop thread's id, so that a shutdown from the loop itself does not wait for itself.
+    private let loopThreadID = Atomic<UInt>(0)
     /// Easy handles created and not yet freed; read for metrics and tests.
     let liveHandles = Atomic<Int>(0)
 
@@ -94,6 +96,7 @@ final class CurlLoop: @unchecked Sendable {
             if isFirst { curl_multi_cleanup(self.multi) }
             return
         }
+        if self.loopThreadID.load(ordering: .sequentiallyConsistent) == UInt(pthread_self()) { return }
         // Every caller waits, then lets the next waiter through.
         self.stopped.wait()
         self.stopped.signal()
@@ -102,6 +105,7 @@ final class CurlLoop: @unchecked Sendable {
     // MARK: - Loop thread
 
     private func run() {
+        self.loopThreadID.store(UInt(pthread_self()), ordering: .sequentiallyConsistent)
         var running: Int32 = 0
         while true {
             let (commands, isShutDown) = self.inbox.withLock { inbox in

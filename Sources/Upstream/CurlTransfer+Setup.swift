@@ -40,25 +40,31 @@ extension CurlTransfer {
         set(keyrelay_curl_easy_setopt_string(handle, CURLOPT_PROXY, proxyURL ?? ""))
 
         let context = Unmanaged.passUnretained(self).toOpaque()
-        set(keyrelay_curl_easy_setopt_write_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, context in
-            guard let data, let context else { return 0 }
-            let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
-            return transfer.onBody(UnsafeRawBufferPointer(start: data, count: size * count))
-        })
-        set(keyrelay_curl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, context))
-        set(keyrelay_curl_easy_setopt_write_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, context in
-            guard let data, let context else { return 0 }
-            let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
-            transfer.onHeaderLine(UnsafeRawBufferPointer(start: data, count: size * count))
-            return size * count
-        })
-        set(keyrelay_curl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, context))
-        set(keyrelay_curl_easy_setopt_prereq_callback(handle) { context, _, _, _, _ in
-            if let context {
-                Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue().onRequestStart()
+        set(
+            keyrelay_curl_easy_setopt_write_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+                guard let data, let context else { return 0 }
+                let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+                return transfer.onBody(UnsafeRawBufferPointer(start: data, count: size * count))
             }
-            return keyrelay_curl_prereqfunc_ok()
-        })
+        )
+        set(keyrelay_curl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, context))
+        set(
+            keyrelay_curl_easy_setopt_write_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, context in
+                guard let data, let context else { return 0 }
+                let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+                transfer.onHeaderLine(UnsafeRawBufferPointer(start: data, count: size * count))
+                return size * count
+            }
+        )
+        set(keyrelay_curl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, context))
+        set(
+            keyrelay_curl_easy_setopt_prereq_callback(handle) { context, _, _, _, _ in
+                if let context {
+                    Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue().onRequestStart()
+                }
+                return keyrelay_curl_prereqfunc_ok()
+            }
+        )
         set(keyrelay_curl_easy_setopt_pointer(handle, CURLOPT_PREREQDATA, context))
 
         try self.configureMethod(request, handle: handle, set: set)

@@ -134,7 +134,9 @@ final class TestHTTPServer: Sendable {
         func write(_ bytes: [UInt8]) -> Bool {
             var offset = 0
             while offset < bytes.count {
-                let sent = bytes[offset...].withUnsafeBytes { send(self.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                let sent = bytes[offset...].withUnsafeBytes {
+                    send(self.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                }
                 if sent < 0 && errno == EINTR { continue }
                 guard sent > 0 else { return false }
                 offset += sent
@@ -197,7 +199,12 @@ final class TestHTTPServer: Sendable {
                 let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
                 headers.append((name: String(line[..<colon]), value: value))
             }
-            var request = Request(method: String(requestLine[0]), path: String(requestLine[1]), headers: headers, body: [])
+            var request = Request(
+                method: String(requestLine[0]),
+                path: String(requestLine[1]),
+                headers: headers,
+                body: []
+            )
 
             let length = Int(request.header("content-length") ?? "0") ?? 0
             guard self.fill(until: { $0.count >= length ? length : nil }) != nil else { return nil }

@@ -215,10 +215,60 @@ struct UpstreamClientTests {
             #expect(!error.requestWasSent)
         }
     }
+}
 
-    @Test func errorDescriptionIsFixedText() {
-        let error = UpstreamError(.transport, requestWasSent: true, curlCode: 56)
-        #expect(error.description == "upstream connection failed")
-        #expect(UpstreamError(.idleTimeout, requestWasSent: true).description == "upstream stream idle too long")
+@Suite(.timeLimit(.minutes(1)))
+struct UpstreamClientOptionTests {
+    @Test func proxyReceivesTheAbsoluteURL() async throws {
+        let seenPath = AsyncValue<String>()
+        let proxy = try TestHTTPServer { request, connection in
+            seenPath.set(request.path)
+            connection.respond(status: 200, body: Array("via proxy".utf8))
+            return .keepAlive
+        }
+        // The proxy resolves the upstream host, so this name is never looked up here.
+        let client = try UpstreamClient(proxyURL: proxy.baseURL, logger: .silent)
+        defer {
+            client.shutdown()
+            proxy.stop()
+        }
+
+        let response = try await client.send(UpstreamRequest(method: "GET", url: "http://upstream.invalid/v1/x"))
+
+        #expect(try await response.collectBody(limit: 100) == Array("via proxy".utf8))
+        #expect(seenPath.value == "http://upstream.invalid/v1/x")
     }
+
+    @Test func cancellingTheSendingTaskCancelsTheTransfer() async throws {
+        let server = try TestHTTPServer { _, connection in
+            connection.waitForClose()
+            return .close
+        }
+        let client = try UpstreamClient(logger: .silent)
+        defer {
+            client.shutdown()
+            server.stop()
+        }
+
+        let task = Task {
+            try await client.send(UpstreamRequest(method: "GET", url: server.baseURL))
+        }
+        await server.requestsSeen.wait(for: 1)
+        task.cancel()
+
+        switch await task.result {
+        case .success: Issue.record("send returned a response after its task was cancelled")
+        case .failure(let error): #expect((error as? UpstreamError)?.code == .cancelled)
+        }
+        #expect(await eventually { client.activeTransfers == 0 })
+    }
+}
+
+/// A value set once by a server thread and read by the test afterwards.
+final class AsyncValue<T: Sendable>: Sendable {
+    private let storage = Mutex<T?>(nil)
+
+    func set(_ value: T) { self.storage.withLock { $0 = value } }
+
+    var value: T? { self.storage.withLock { $0 } }
 }
