@@ -46,6 +46,11 @@ static inline CURLcode keyrelay_curl_easy_getinfo_long(CURL *handle, CURLINFO in
     return curl_easy_getinfo(handle, info, value);
 }
 
+static inline CURLcode keyrelay_curl_easy_getinfo_pointer(CURL *handle, CURLINFO info,
+                                                          void *_Nullable *_Nonnull value) {
+    return curl_easy_getinfo(handle, info, value);
+}
+
 static inline CURLcode keyrelay_curl_easy_getinfo_off_t(CURL *handle, CURLINFO info, curl_off_t *value) {
     return curl_easy_getinfo(handle, info, value);
 }

@@ -34,7 +34,7 @@ final class CurlLoop: @unchecked Sendable {
     let liveHandles = Atomic<Int>(0)
 
     // Loop-confined.
-    private var active: [UnsafeMutableRawPointer: CurlTransfer] = [:]
+    private var active: [ObjectIdentifier: CurlTransfer] = [:]
     private var nextCheck = UInt64.max
 
     init(maxIdleConnections: Int, logger: Logger) throws(UpstreamError) {
@@ -133,10 +133,9 @@ final class CurlLoop: @unchecked Sendable {
             _ = curl_multi_poll(self.multi, nil, 0, waitMillis, nil)
         }
 
-        let error = UpstreamError(.clientShutDown, requestWasSent: true)
         for transfer in Array(self.active.values) {
             self.detach(transfer)
-            transfer.finish(.failure(error))
+            transfer.finish(.failure(UpstreamError(.clientShutDown, requestWasSent: transfer.requestStarted)))
         }
         curl_multi_cleanup(self.multi)
         self.logger.debug("upstream loop stopped")
@@ -157,15 +156,16 @@ final class CurlLoop: @unchecked Sendable {
                 transfer.finish(.failure(UpstreamError(.transport, requestWasSent: false)))
                 return
             }
-            self.active[handle] = transfer
+            self.active[ObjectIdentifier(transfer)] = transfer
 
         case .cancel(let transfer):
-            if let handle = transfer.handle, self.active[handle] === transfer {
+            // Only running transfers are known here; `transfer.handle` is read only after this check.
+            if self.active[ObjectIdentifier(transfer)] != nil {
                 self.detach(transfer)
             }
 
         case .unpause(let transfer):
-            if let handle = transfer.handle, self.active[handle] === transfer {
+            if self.active[ObjectIdentifier(transfer)] != nil {
                 transfer.unpause()
             }
         }
@@ -174,7 +174,7 @@ final class CurlLoop: @unchecked Sendable {
     /// Removes a running transfer from the multi handle and frees its handle (exactly once).
     private func detach(_ transfer: CurlTransfer) {
         guard let handle = transfer.handle else { return }
-        self.active[handle] = nil
+        self.active[ObjectIdentifier(transfer)] = nil
         _ = curl_multi_remove_handle(self.multi, handle)
         transfer.releaseHandle()
     }
@@ -182,9 +182,13 @@ final class CurlLoop: @unchecked Sendable {
     private func collectFinished() {
         var remaining: Int32 = 0
         while let message = curl_multi_info_read(self.multi, &remaining) {
+            var context: UnsafeMutableRawPointer?
             guard message.pointee.msg == CURLMSG_DONE, let handle = message.pointee.easy_handle,
-                let transfer = self.active[handle]
+                keyrelay_curl_easy_getinfo_pointer(handle, CURLINFO_PRIVATE, &context) == CURLE_OK,
+                let context
             else { continue }
+            let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+            guard self.active[ObjectIdentifier(transfer)] === transfer else { continue }
             // Read before detaching: the message belongs to the handle being freed.
             let result = message.pointee.data.result
 
@@ -222,7 +226,7 @@ final class CurlLoop: @unchecked Sendable {
         self.nextCheck = min(self.nextCheck, deadline)
     }
 
-    /// Transfers currently added to the multi handle or queued for it.
+    /// Easy handles alive: built, queued, running, or held by an unread response.
     var liveHandleCount: Int {
         self.liveHandles.load(ordering: .relaxed)
     }

@@ -66,6 +66,8 @@ extension CurlTransfer {
             }
         )
         set(keyrelay_curl_easy_setopt_pointer(handle, CURLOPT_PREREQDATA, context))
+        // Lets the loop find the transfer of a finished handle.
+        set(keyrelay_curl_easy_setopt_pointer(handle, CURLOPT_PRIVATE, context))
 
         try self.configureMethod(request, handle: handle, set: set)
         try self.configureHeaders(request.headers, handle: handle)
