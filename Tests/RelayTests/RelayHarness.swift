@@ -102,7 +102,17 @@ final class RelayHarness: Sendable {
 
     /// Sends a request to the relay with the client token in `x-goog-api-key` (unless `token` is nil).
     func send(
-        _ method: String = "POST",
+        _ path: String,
+        body: String,
+        token: String? = RelayHarness.token,
+        headers: [(name: String, value: String)] = []
+    ) async throws -> Reply {
+        try await self.send("POST", path, body: body, token: token, headers: headers)
+    }
+
+    /// Sends `method` to the relay's `path`, with the client token in `x-goog-api-key` (unless nil).
+    func send(
+        _ method: String,
         _ path: String,
         body: String = "",
         token: String? = RelayHarness.token,

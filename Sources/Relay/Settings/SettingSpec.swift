@@ -27,7 +27,7 @@ struct SettingSpec: Sendable {
     /// The known name closest to `name`, for "did you mean" hints.
     static func suggestion(for name: String) -> String? {
         let scored = Self.all.map { ($0.name, editDistance($0.name, name)) }.min { $0.1 < $1.1 }
-        guard let (best, distance) = scored, distance <= max(2, name.count / 4) else { return nil }
+        guard let (best, distance) = scored, distance <= max(3, name.count / 3) else { return nil }
         return best
     }
 }
