@@ -159,3 +159,8 @@ public struct HTTPServerError: Error, Sendable, Hashable, CustomStringConvertibl
     /// Creates an error with the given description.
     public init(_ description: String) { self.description = description }
 }
+
+extension HTTPServer {
+    /// Requests between their request line and completion; 0 once everything is answered.
+    var inFlightRequestCount: Int { self.core.inFlightCount }
+}
