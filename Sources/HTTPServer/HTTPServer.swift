@@ -4,7 +4,7 @@ import Synchronization
 
 // Threading model
 //
-// - libmicrohttpd runs its own threads: `threadCount` epoll workers (one internal polling
+// - libmicrohttpd runs its own threads: `threadCount` poll() workers (one internal polling
 //   thread when 1). They accept, parse, buffer request bodies and write responses. They never
 //   wait on Swift async work.
 // - When a request's body is complete the access handler suspends the connection and starts a
@@ -163,4 +163,7 @@ public struct HTTPServerError: Error, Sendable, Hashable, CustomStringConvertibl
 extension HTTPServer {
     /// Requests between their request line and completion; 0 once everything is answered.
     var inFlightRequestCount: Int { self.core.inFlightCount }
+
+    /// Targets of the requests in flight, for test diagnostics.
+    var inFlightTargets: [String] { self.core.inFlightContexts.map(\.target) }
 }

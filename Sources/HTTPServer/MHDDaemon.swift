@@ -14,7 +14,11 @@ final class MHDDaemon: @unchecked Sendable {
     /// Binds `host:port` and starts MHD's polling threads.
     init(configuration: HTTPServer.Configuration, core: ServerCore) throws(HTTPServerError) {
         let address = try SocketAddress(host: configuration.host, port: configuration.port)
-        var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue
+        // poll(), not epoll: with MHD 0.9.75's edge-triggered epoll, a client that sent part of
+        // a body and then closed was often never noticed (the request stayed open until the
+        // connection timeout); with poll() it is closed at once. Suspended connections (waiting
+        // handlers and streams) are not in the poll set, so its cost stays with active ones.
+        var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_POLL.rawValue
         flags |= MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_ERROR_LOG.rawValue
         if address.isIPv6 { flags |= MHD_USE_IPv6.rawValue }
 

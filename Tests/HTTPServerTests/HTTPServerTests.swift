@@ -125,6 +125,7 @@ import Testing
             try await client.sendRequest("POST", "/after", body: [1, 2, 3])
             #expect(try await client.readResponse().text == "ok 3")
             try await Self.waitUntil { server.inFlightRequestCount == 0 }
+            #expect(server.inFlightTargets == [])
         }
     }
 
