@@ -20,7 +20,9 @@ final class ClientGoneWatchdog: @unchecked Sendable {
     init(core: ServerCore, interval: Duration = .milliseconds(200)) {
         self.core = core
         self.timer = DispatchSource.makeTimerSource(queue: self.queue)
-        let milliseconds = Int(interval.components.seconds * 1_000 + interval.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = Int(
+            interval.components.seconds * 1_000 + interval.components.attoseconds / 1_000_000_000_000_000
+        )
         self.timer.schedule(deadline: .now(), repeating: .milliseconds(milliseconds), leeway: .milliseconds(20))
         self.timer.setEventHandler { [core] in Self.check(core) }
         self.timer.resume()

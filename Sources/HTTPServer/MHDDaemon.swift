@@ -31,10 +31,14 @@ final class MHDDaemon: @unchecked Sendable {
                 UInt32(clamping: configuration.threadCount),
                 UInt32(clamping: max(timeout, 1)),
                 Self.connectionLimit(),
-                ServerCore.accessHandler, cls,
-                ServerCore.completedCallback, cls,
-                ServerCore.uriLogCallback, cls,
-                ServerCore.logCallback, cls
+                ServerCore.accessHandler,
+                cls,
+                ServerCore.completedCallback,
+                cls,
+                ServerCore.uriLogCallback,
+                cls,
+                ServerCore.logCallback,
+                cls
             )
         }
         guard let handle else {

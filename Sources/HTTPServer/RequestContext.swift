@@ -172,12 +172,17 @@ final class RequestContext: Sendable {
     private func collectHeaders() -> [(name: String, value: String)] {
         var fields: [(name: String, value: String)] = []
         withUnsafeMutablePointer(to: &fields) { pointer in
-            _ = MHD_get_connection_values(self.connection.pointer, .HEADER_KIND, { cls, _, key, value in
-                guard let cls, let key else { return .YES }
-                let fields = cls.assumingMemoryBound(to: [(name: String, value: String)].self)
-                fields.pointee.append((String(cString: key), value.map { String(cString: $0) } ?? ""))
-                return .YES
-            }, pointer)
+            _ = MHD_get_connection_values(
+                self.connection.pointer,
+                .HEADER_KIND,
+                { cls, _, key, value in
+                    guard let cls, let key else { return .YES }
+                    let fields = cls.assumingMemoryBound(to: [(name: String, value: String)].self)
+                    fields.pointee.append((String(cString: key), value.map { String(cString: $0) } ?? ""))
+                    return .YES
+                },
+                pointer
+            )
         }
         return fields
     }
@@ -190,7 +195,10 @@ final class RequestContext: Sendable {
         case .bytes(let bytes):
             mhdResponse = bytes.withUnsafeBytes { buffer in
                 MHD_create_response_from_buffer(
-                    buffer.count, UnsafeMutableRawPointer(mutating: buffer.baseAddress), .RESPMEM_MUST_COPY)
+                    buffer.count,
+                    UnsafeMutableRawPointer(mutating: buffer.baseAddress),
+                    .RESPMEM_MUST_COPY
+                )
             }
         case .stream:
             let streamWriter = ResponseBodyWriter(connection: self.connection)

@@ -71,10 +71,21 @@ extension ServerCore {
     }
 
     static let accessHandler: MHD_AccessHandlerCallback = {
-        _, _, _, method, _, upload, uploadSize, conCls in
+        _,
+        _,
+        _,
+        method,
+        _,
+        upload,
+        uploadSize,
+        conCls in
         guard let pointer = conCls?.pointee, let uploadSize else { return .NO }
         let context = Unmanaged<RequestContext>.fromOpaque(pointer).takeUnretainedValue()
-        return context.access(method: method.map { String(cString: $0) } ?? "GET", upload: upload, uploadSize: uploadSize)
+        return context.access(
+            method: method.map { String(cString: $0) } ?? "GET",
+            upload: upload,
+            uploadSize: uploadSize
+        )
     }
 
     static let completedCallback: MHD_RequestCompletedCallback = { _, _, conCls, _ in

@@ -8,7 +8,11 @@ import Testing
         let seen = Box<HTTPRequest?>(nil)
         try await withServer(handler: { request in
             seen.set(request)
-            return HTTPResponse(status: 201, headers: ["X-Answer": "42", "Content-Type": "text/plain"], body: .bytes(Array("hi".utf8)))
+            return HTTPResponse(
+                status: 201,
+                headers: ["X-Answer": "42", "Content-Type": "text/plain"],
+                body: .bytes(Array("hi".utf8))
+            )
         }) { server in
             let client = try RawHTTPClient(port: server.port)
             let target = "/v1beta/models/gemini%2Dpro:generateContent?alt=sse&q=a%20b+c&empty&key=%E2%9C%93"
@@ -38,7 +42,12 @@ import Testing
             HTTPResponse(status: 200, headers: ["X-Method": request.method], body: .bytes(request.body))
         }) { server in
             let client = try RawHTTPClient(port: server.port)
-            try await client.sendRequest("POST", "/echo", headers: [("Content-Type", "application/octet-stream")], body: body)
+            try await client.sendRequest(
+                "POST",
+                "/echo",
+                headers: [("Content-Type", "application/octet-stream")],
+                body: body
+            )
             let response = try await client.readResponse()
             #expect(response.status == 200)
             #expect(response.head.header("X-Method") == "POST")
@@ -65,10 +74,13 @@ import Testing
 
     @Test func bodyOverTheLimitIsFlaggedAndNotBuffered() async throws {
         let seen = Box<HTTPRequest?>(nil)
-        try await withServer(.init(maxBodyBytes: 1_000), handler: { request in
-            seen.set(request)
-            return .text("too large", status: request.bodyTooLarge ? 413 : 200)
-        }) { server in
+        try await withServer(
+            .init(maxBodyBytes: 1_000),
+            handler: { request in
+                seen.set(request)
+                return .text("too large", status: request.bodyTooLarge ? 413 : 200)
+            }
+        ) { server in
             let client = try RawHTTPClient(port: server.port)
             try await client.sendRequest("POST", "/big", body: [UInt8](repeating: 7, count: 5_000))
             #expect(try await client.readResponse().status == 413)
@@ -170,7 +182,11 @@ import Testing
     }
 
     @Test func hostThatIsNotAnAddressIsRefused() {
-        let server = HTTPServer(configuration: .init(host: "example.invalid"), handler: ClosureHandler { _ in .text("") }, logger: .silent)
+        let server = HTTPServer(
+            configuration: .init(host: "example.invalid"),
+            handler: ClosureHandler { _ in .text("") },
+            logger: .silent
+        )
         #expect(throws: HTTPServerError.self) { try server.start() }
     }
 

@@ -85,7 +85,10 @@ final class RawHTTPClient: @unchecked Sendable {
 
     /// Sends a request with `Content-Length` (when it has a body) and the given headers.
     func sendRequest(
-        _ method: String, _ target: String, headers: [(String, String)] = [], body: [UInt8] = []
+        _ method: String,
+        _ target: String,
+        headers: [(String, String)] = [],
+        body: [UInt8] = []
     ) async throws {
         var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }

@@ -8,13 +8,17 @@ import Testing
         let firstRead = Gate()
         let ended = Gate()
         try await withServer(handler: { _ in
-            HTTPResponse(status: 200, headers: ["Content-Type": "text/event-stream"], body: .stream { writer in
-                try? await writer.write(Array("data: one\n\n".utf8))
-                // The client must see chunk 1 while the producer is still waiting here.
-                await firstRead.wait()
-                try? await writer.write(Array("data: two\n\n".utf8))
-                ended.open()
-            })
+            HTTPResponse(
+                status: 200,
+                headers: ["Content-Type": "text/event-stream"],
+                body: .stream { writer in
+                    try? await writer.write(Array("data: one\n\n".utf8))
+                    // The client must see chunk 1 while the producer is still waiting here.
+                    await firstRead.wait()
+                    try? await writer.write(Array("data: two\n\n".utf8))
+                    ended.open()
+                }
+            )
         }) { server in
             let client = try RawHTTPClient(port: server.port)
             try await client.sendRequest("POST", "/stream", body: Array("{}".utf8))
@@ -40,14 +44,17 @@ import Testing
         let written = Box(0)
         let finished = Gate()
         try await withServer(handler: { _ in
-            HTTPResponse(status: 200, body: .stream { writer in
-                let chunk = [UInt8](repeating: 0x61, count: 64 << 10)
-                while written.get() < total {
-                    do { try await writer.write(chunk) } catch { return }
-                    written.update { $0 += chunk.count }
+            HTTPResponse(
+                status: 200,
+                body: .stream { writer in
+                    let chunk = [UInt8](repeating: 0x61, count: 64 << 10)
+                    while written.get() < total {
+                        do { try await writer.write(chunk) } catch { return }
+                        written.update { $0 += chunk.count }
+                    }
+                    finished.open()
                 }
-                finished.open()
-            })
+            )
         }) { server in
             let client = try RawHTTPClient(port: server.port, receiveBufferSize: 16 << 10)
             try await client.sendRequest("GET", "/big")
@@ -72,24 +79,27 @@ import Testing
         let writeError = Box<ClientGoneError?>(nil)
         let producerDone = Gate()
         try await withServer(handler: { _ in
-            HTTPResponse(status: 200, body: .stream { writer in
-                writer.onClientGone {
-                    goneCount.update { $0 += 1 }
-                    gone.open()
+            HTTPResponse(
+                status: 200,
+                body: .stream { writer in
+                    writer.onClientGone {
+                        goneCount.update { $0 += 1 }
+                        gone.open()
+                    }
+                    try? await writer.write(Array("first".utf8))
+                    // An upstream that has gone quiet: nothing is written until the client leaves.
+                    await gone.wait()
+                    do {
+                        try await writer.write(Array("late".utf8))
+                    } catch let error as ClientGoneError {
+                        writeError.set(error)
+                    } catch {
+                        Issue.record("unexpected error \(error)")
+                    }
+                    #expect(writer.isClientGone)
+                    producerDone.open()
                 }
-                try? await writer.write(Array("first".utf8))
-                // An upstream that has gone quiet: nothing is written until the client leaves.
-                await gone.wait()
-                do {
-                    try await writer.write(Array("late".utf8))
-                } catch let error as ClientGoneError {
-                    writeError.set(error)
-                } catch {
-                    Issue.record("unexpected error \(error)")
-                }
-                #expect(writer.isClientGone)
-                producerDone.open()
-            })
+            )
         }) { server in
             let client = try RawHTTPClient(port: server.port)
             try await client.sendRequest("GET", "/stream")
@@ -109,11 +119,14 @@ import Testing
         let goneCount = Box(0)
         let writerBox = Box<ResponseBodyWriter?>(nil)
         try await withServer(handler: { _ in
-            HTTPResponse(status: 200, body: .stream { writer in
-                writerBox.set(writer)
-                writer.onClientGone { goneCount.update { $0 += 1 } }
-                try? await writer.write(Array("all".utf8))
-            })
+            HTTPResponse(
+                status: 200,
+                body: .stream { writer in
+                    writerBox.set(writer)
+                    writer.onClientGone { goneCount.update { $0 += 1 } }
+                    try? await writer.write(Array("all".utf8))
+                }
+            )
         }) { server in
             let client = try RawHTTPClient(port: server.port)
             try await client.sendRequest("GET", "/s")
@@ -130,11 +143,14 @@ import Testing
         let server = HTTPServer(
             configuration: .init(),
             handler: ClosureHandler { _ in
-                HTTPResponse(status: 200, body: .stream { writer in
-                    writer.onClientGone { gone.open() }
-                    try? await writer.write(Array("start".utf8))
-                    await gone.wait()
-                })
+                HTTPResponse(
+                    status: 200,
+                    body: .stream { writer in
+                        writer.onClientGone { gone.open() }
+                        try? await writer.write(Array("start".utf8))
+                        await gone.wait()
+                    }
+                )
             },
             logger: .silent
         )
