@@ -55,20 +55,20 @@ import Testing
     }
 
     @Test func a429FromUpstreamMovesTheRequestToAnotherKeyUnseenByTheClient() async throws {
-        let keys = testKeys(3, tag: "F")
-        // The relay thinks each key has plenty left; the simulator allows one request per key.
-        let harness = try await RelayHarness(
-            keys: keys,
-            environment: ["KEYRELAY_RATE_LIMITS": singleModelTable(rpm: 100, rpd: 1000)],
-            configureSimulator: { $0.rateLimits = try? RateLimitTable(json: singleModelTable(rpm: 1, rpd: 1000)) }
-        )
-        _ = try await RelayHarness.startOfUsableMinute()
+        let keys = testKeys(2, tag: "F")
+        // Google refuses key 0 for the day; the relay cannot know until it tries. Selection prefers
+        // the key with more headroom, so within two requests key 0 is tried and refused.
+        let harness = try await RelayHarness(keys: keys) { options in
+            options.dailyExhaustedKeys = [APIKey(keys[0])!]
+        }
         for index in 0..<3 {
             let reply = try await harness.generate("request \(index)")
             #expect(reply.status == 200, "the client never sees the 429: \(reply.text)")
         }
-        #expect(try await harness.admitted() == [1, 1, 1])
-        #expect(harness.logs.captured.contains { $0.contains("key rate limited") })
+        #expect(try await harness.admitted() == [0, 3])
+        let stats = try await harness.request("GET", harness.simulatorURL + "/simulator/stats").json
+        #expect(stats?["keys"]?.arrayValue?.first?["models"]?["gemini-2.5-flash"]?["rejected"]?.intValue == 1)
+        #expect(harness.logs.captured.contains { $0.contains("key rate limited") && $0.contains("quota.scope=day") })
         await harness.shutdown()
     }
 }
