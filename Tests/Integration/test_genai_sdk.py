@@ -12,6 +12,8 @@ from conftest import KEYS, TOKEN
 
 
 def client_for(stack):
+    # Keep the returned client referenced while it is used: the SDK closes its HTTP client when
+    # the object is collected.
     return genai.Client(api_key=TOKEN, http_options=types.HttpOptions(base_url=stack.relay_url))
 
 
@@ -21,7 +23,8 @@ def simulator_stats(stack):
 
 
 def test_generate_content(stack):
-    answer = client_for(stack).models.generate_content(model="gemini-2.5-flash", contents="Say hello")
+    client = client_for(stack)
+    answer = client.models.generate_content(model="gemini-2.5-flash", contents="Say hello")
     assert answer.text
     assert answer.usage_metadata.total_token_count > 0
     # Fields the relay does not know reach the client untouched.
@@ -31,7 +34,8 @@ def test_generate_content(stack):
 def test_stream_arrives_incrementally(stack):
     arrivals = []
     started = time.monotonic()
-    for chunk in client_for(stack).models.generate_content_stream(model="gemini-2.5-flash", contents="Stream"):
+    client = client_for(stack)
+    for chunk in client.models.generate_content_stream(model="gemini-2.5-flash", contents="Stream"):
         arrivals.append((time.monotonic() - started, chunk))
     assert len(arrivals) == 4
     # The simulator waits 300 ms between chunks: relayed chunk by chunk, the first arrives well
@@ -41,12 +45,14 @@ def test_stream_arrives_incrementally(stack):
 
 
 def test_count_tokens(stack):
-    result = client_for(stack).models.count_tokens(model="gemini-2.5-flash", contents="The quick brown fox")
+    client = client_for(stack)
+    result = client.models.count_tokens(model="gemini-2.5-flash", contents="The quick brown fox")
     assert result.total_tokens > 0
 
 
 def test_embed_content(stack):
-    result = client_for(stack).models.embed_content(
+    client = client_for(stack)
+    result = client.models.embed_content(
         model="gemini-embedding-001", contents=["first text", "second text"]
     )
     assert len(result.embeddings) == 2
@@ -63,7 +69,8 @@ def test_wrong_token_is_refused_with_401(stack):
 
 
 def test_client_token_never_reaches_upstream_and_keys_stay_out_of_logs(stack):
-    client_for(stack).models.generate_content(model="gemini-2.5-flash", contents="check headers")
+    client = client_for(stack)
+    client.models.generate_content(model="gemini-2.5-flash", contents="check headers")
     stats = simulator_stats(stack)
     assert stats["key_in_url"] is False
     with urllib.request.urlopen(f"{stack.simulator_url}/simulator/last-request") as response:
