@@ -141,6 +141,29 @@ import Testing
         }
     }
 
+    @Test func clientThatDisconnectsWhileTheHandlerRunsLeavesNothingBehind() async throws {
+        let started = Gate()
+        let release = Gate()
+        try await withServer(handler: { request in
+            if request.path == "/wait" {
+                started.open()
+                await release.wait()
+            }
+            return .text(request.path)
+        }) { server in
+            let quitter = try RawHTTPClient(port: server.port)
+            try await quitter.sendRequest("GET", "/wait")
+            await started.wait()
+            await quitter.disconnect()
+            release.open()
+
+            let client = try RawHTTPClient(port: server.port)
+            try await client.sendRequest("GET", "/next")
+            #expect(try await client.readResponse().text == "/next")
+            try await Self.waitUntil { server.inFlightRequestCount == 0 }
+        }
+    }
+
     @Test func shutdownDrainsASlowRequestThenClosesThePort() async throws {
         let started = Gate()
         let release = Gate()
@@ -171,6 +194,22 @@ import Testing
         await shutdown.value
         #expect(!RawHTTPClient.isListening(port: port))
         #expect(server.inFlightRequestCount == 0)
+    }
+
+    @Test func handlerSlowerThanTheIdleTimeoutStillAnswers() async throws {
+        // A connection waiting for its handler is suspended, not idle: the 1 s timeout must
+        // not cut it (this test waits 2.5 s on purpose).
+        try await withServer(
+            .init(connectionTimeout: .seconds(1)),
+            handler: { _ in
+                try? await Task.sleep(for: .milliseconds(2_500))
+                return .text("slow")
+            }
+        ) { server in
+            let client = try RawHTTPClient(port: server.port)
+            try await client.sendRequest("GET", "/slow")
+            #expect(try await client.readResponse().text == "slow")
+        }
     }
 
     @Test func serverListensOnLoopbackOnly() async throws {

@@ -39,6 +39,55 @@ import Testing
         }
     }
 
+    @Test func streamPausingLongerThanTheIdleTimeoutContinues() async throws {
+        // A stream waiting for its next chunk is suspended, not idle (waits 2.5 s on purpose).
+        try await withServer(
+            .init(connectionTimeout: .seconds(1)),
+            handler: { _ in
+                HTTPResponse(
+                    status: 200,
+                    body: .stream { writer in
+                        try? await writer.write(Array("a".utf8))
+                        try? await Task.sleep(for: .milliseconds(2_500))
+                        try? await writer.write(Array("b".utf8))
+                    }
+                )
+            }
+        ) { server in
+            let client = try RawHTTPClient(port: server.port)
+            try await client.sendRequest("GET", "/pause")
+            #expect(try await client.readResponse().text == "ab")
+        }
+    }
+
+    @Test func concurrentStreamsDeliverEveryChunkInOrder() async throws {
+        // Many small writes racing the content reader exercise every suspend/resume pairing.
+        let streams = 40
+        let chunks = 300
+        try await withServer(handler: { request in
+            HTTPResponse(
+                status: 200,
+                body: .stream { writer in
+                    for index in 0..<chunks {
+                        try? await writer.write(Array("\(request.path):\(index);".utf8))
+                        if index % 7 == 0 { await Task.yield() }
+                    }
+                }
+            )
+        }) { server in
+            var clients: [RawHTTPClient] = []
+            for index in 0..<streams {
+                let client = try RawHTTPClient(port: server.port)
+                try await client.sendRequest("GET", "/s\(index)")
+                clients.append(client)
+            }
+            for (index, client) in clients.enumerated() {
+                let expected = (0..<chunks).map { "/s\(index):\($0);" }.joined()
+                #expect(try await client.readResponse().text == expected)
+            }
+        }
+    }
+
     @Test func producerWaitsWhileTheClientDoesNotRead() async throws {
         let total = 50 << 20
         let written = Box(0)
