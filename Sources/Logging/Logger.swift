@@ -64,7 +64,9 @@ public struct Logger: Sendable {
         guard level >= self.level else { return }
         var merged = self.metadata
         merged.merge(metadata) { _, new in new }
-        self.handler.emit(LogRecord(date: Date(), level: level, label: self.label, message: message(), metadata: merged))
+        self.handler.emit(
+            LogRecord(date: Date(), level: level, label: self.label, message: message(), metadata: merged)
+        )
     }
 
     public func trace(_ message: @autoclosure () -> String, _ metadata: Metadata = [:]) {
@@ -110,7 +112,8 @@ public struct LogRecord: Sendable {
     static func quoted(_ value: String) -> String {
         let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "\"" || $0 == "=" || $0.isNewline }
         guard needsQuotes else { return value }
-        let escaped = value
+        let escaped =
+            value
             .replacingOccurrences(of: "\\", with: "\\\\")
             .replacingOccurrences(of: "\"", with: "\\\"")
             .replacingOccurrences(of: "\n", with: "\\n")
@@ -119,8 +122,10 @@ public struct LogRecord: Sendable {
     }
 
     static func timestamp(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false)
-            .timeSeparator(.colon).timeZone(separator: .omitted))
+        date.formatted(
+            .iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false)
+                .timeSeparator(.colon).timeZone(separator: .omitted)
+        )
     }
 }
 

@@ -64,8 +64,11 @@ struct APIError: Error, Sendable {
     }
 
     static func upstreamUnreachable(_ error: UpstreamErrorSummary) -> APIError {
-        APIError(status: error.isTimeout ? 504 : 502, googleStatus: error.isTimeout ? "DEADLINE_EXCEEDED" : "UNAVAILABLE",
-                 message: "upstream \(error.description)")
+        APIError(
+            status: error.isTimeout ? 504 : 502,
+            googleStatus: error.isTimeout ? "DEADLINE_EXCEEDED" : "UNAVAILABLE",
+            message: "upstream \(error.description)"
+        )
     }
 
     /// The body bytes.

@@ -71,7 +71,9 @@ final class KeyLedger: Sendable {
                 guard policy == .cycle,
                     let cycled = self.state.withLock({ $0.matrix.nextCycling(current) })
                 else {
-                    return .exhausted(retryAt: retryAt ?? self.state.withLock { $0.matrix.earliestRelief(for: current) })
+                    return .exhausted(
+                        retryAt: retryAt ?? self.state.withLock { $0.matrix.earliestRelief(for: current) }
+                    )
                 }
                 key = cycled
                 enforce = false
@@ -81,7 +83,13 @@ final class KeyLedger: Sendable {
             let result: ReservationResult
             do {
                 result = try await self.store.reserve(
-                    ReservationRequest(row: row, limits: current.limits, cost: current.cost, now: current.now, enforceLimits: enforce)
+                    ReservationRequest(
+                        row: row,
+                        limits: current.limits,
+                        cost: current.cost,
+                        now: current.now,
+                        enforceLimits: enforce
+                    )
                 )
             } catch {
                 return .storeFailed(error)
@@ -162,7 +170,12 @@ final class KeyLedger: Sendable {
     /// Counts an unexplained failure; the store deactivates at `maxFailures`.
     func recordFailure(_ keyID: Int64, error: String, maxFailures: Int) async -> KeyRecord? {
         do {
-            let key = try await self.store.recordFailure(keyID: keyID, error: error, maxFailures: maxFailures, at: self.clock.now())
+            let key = try await self.store.recordFailure(
+                keyID: keyID,
+                error: error,
+                maxFailures: maxFailures,
+                at: self.clock.now()
+            )
             self.state.withLock { $0.matrix.updateKey(key) }
             return key
         } catch {

@@ -42,8 +42,14 @@ extension Relay {
 
         if response.status == 200 {
             if plan.isStreaming {
-                return await self.openStream(plan, response: response, key: key, reservation: reservation,
-                                             requestID: requestID, logger: logger)
+                return await self.openStream(
+                    plan,
+                    response: response,
+                    key: key,
+                    reservation: reservation,
+                    requestID: requestID,
+                    logger: logger
+                )
             }
             let body: [UInt8]
             do {
@@ -55,7 +61,9 @@ extension Relay {
             if let reservation { await self.ledger.record(reservation, tokens: tokens, outcome: .success) }
             await self.ledger.recordSuccess(key.id)
             logger.debug("upstream answered", ["upstream.status": "200"])
-            return .answer(self.clientResponse(status: 200, upstreamHeaders: response.headers, body: body, requestID: requestID))
+            return .answer(
+                self.clientResponse(status: 200, upstreamHeaders: response.headers, body: body, requestID: requestID)
+            )
         }
 
         let body = (try? await response.collectBody(limit: Self.maxErrorBytes)) ?? []
@@ -89,23 +97,30 @@ extension Relay {
         switch verdict {
         case .success:
             if let reservation { await self.ledger.record(reservation, tokens: nil, outcome: .success) }
-            return .answer(self.clientResponse(status: status, upstreamHeaders: headers, body: scrubbed, requestID: requestID))
+            return .answer(
+                self.clientResponse(status: status, upstreamHeaders: headers, body: scrubbed, requestID: requestID)
+            )
 
         case .clientError, .notForThisKey:
             // The request, not the key, is at fault: the client gets Google's answer unchanged.
             if let reservation { await self.ledger.record(reservation, tokens: nil, outcome: .clientError) }
             logger.debug("upstream refused the request", ["upstream.status": statusText])
-            return .answer(self.clientResponse(status: status, upstreamHeaders: headers, body: scrubbed, requestID: requestID))
+            return .answer(
+                self.clientResponse(status: status, upstreamHeaders: headers, body: scrubbed, requestID: requestID)
+            )
 
         case .rateLimited(let until, let scope):
             let row = UsageRowID(model: reservation?.row.model ?? "", keyID: key.id)
             if reservation != nil { await self.ledger.exhaust(row, until: until) }
             if let reservation { await self.ledger.record(reservation, tokens: nil, outcome: .rateLimited) }
-            logger.notice("key rate limited", [
-                "upstream.status": statusText,
-                "quota.scope": scope.rawValue,
-                "exhausted.seconds": "\(Int(until.timeIntervalSince(now).rounded(.up)))",
-            ])
+            logger.notice(
+                "key rate limited",
+                [
+                    "upstream.status": statusText,
+                    "quota.scope": scope.rawValue,
+                    "exhausted.seconds": "\(Int(until.timeIntervalSince(now).rounded(.up)))",
+                ]
+            )
             if scope == .noQuota {
                 logger.notice("key has no quota for this model on its tier", ["upstream.status": statusText])
             }
@@ -132,10 +147,13 @@ extension Relay {
                 maxFailures: self.settings.pool.maxFailures
             )
             if let reservation { await self.ledger.record(reservation, tokens: nil, outcome: .error) }
-            logger.notice(updated?.isActive == false ? "key deactivated" : "upstream answer not recognised", [
-                "upstream.status": statusText,
-                "key.failures": "\(updated?.failureCount ?? 0)",
-            ])
+            logger.notice(
+                updated?.isActive == false ? "key deactivated" : "upstream answer not recognised",
+                [
+                    "upstream.status": statusText,
+                    "key.failures": "\(updated?.failureCount ?? 0)",
+                ]
+            )
             return .retry(failure, backoff: false)
         }
     }
@@ -170,11 +188,17 @@ extension Relay {
         body: [UInt8],
         requestID: String
     ) -> HTTPResponse {
-        HTTPResponse(status: status, headers: self.clientHeaders(upstreamHeaders, requestID: requestID), body: .bytes(body))
+        HTTPResponse(
+            status: status,
+            headers: self.clientHeaders(upstreamHeaders, requestID: requestID),
+            body: .bytes(body)
+        )
     }
 
     func clientHeaders(_ upstreamHeaders: [(name: String, value: String)], requestID: String) -> HTTPHeaders {
-        var headers = HTTPHeaders(upstreamHeaders.filter { Self.forwardedResponseHeaders.contains($0.name.lowercased()) })
+        var headers = HTTPHeaders(
+            upstreamHeaders.filter { Self.forwardedResponseHeaders.contains($0.name.lowercased()) }
+        )
         if headers["content-type"] == nil { headers.add("Content-Type", "application/json; charset=UTF-8") }
         headers.add("x-request-id", requestID)
         return headers

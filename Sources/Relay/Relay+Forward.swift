@@ -54,7 +54,9 @@ extension Relay {
                 case .exhausted(let retryAt):
                     if let lastFailure { return self.finalResponse(lastFailure, requestID: requestID) }
                     logger.warning("all keys exhausted", ["model": plan.quotaModel])
-                    return APIError.exhausted(retryAfterSeconds: self.secondsUntil(retryAt)).response(requestID: requestID)
+                    return APIError.exhausted(retryAfterSeconds: self.secondsUntil(retryAt)).response(
+                        requestID: requestID
+                    )
                 case .noActiveKey:
                     if let lastFailure { return self.finalResponse(lastFailure, requestID: requestID) }
                     return APIError.noActiveKey().response(requestID: requestID)
@@ -77,7 +79,13 @@ extension Relay {
                 "model": plan.quotaModel,
                 "retry.attempt": "\(tried.count - 1)",
             ])
-            let outcome = await self.attempt(plan, key: key, reservation: reservation, requestID: requestID, logger: attemptLogger)
+            let outcome = await self.attempt(
+                plan,
+                key: key,
+                reservation: reservation,
+                requestID: requestID,
+                logger: attemptLogger
+            )
             switch outcome {
             case .answer(let response):
                 return response
@@ -93,8 +101,12 @@ extension Relay {
             }
         }
         if let lastFailure { return self.finalResponse(lastFailure, requestID: requestID) }
-        return APIError(status: 504, googleStatus: "DEADLINE_EXCEEDED", message: "request_deadline_s passed before any try")
-            .response(requestID: requestID)
+        return APIError(
+            status: 504,
+            googleStatus: "DEADLINE_EXCEEDED",
+            message: "request_deadline_s passed before any try"
+        )
+        .response(requestID: requestID)
     }
 
     /// The last upstream error, said as final to SDKs that would otherwise retry at once.

@@ -38,7 +38,10 @@ extension Relay {
                 await self.ledger.noteError(key.id, error: "stream error before the first event")
                 logger.notice("upstream stream failed before its first event", ["upstream.status": "200"])
                 let status = (try? JSONValue.parse(errorEvent))?["error"]?["code"]?.intValue ?? 502
-                return .retry(FailedAttempt(status: (400...599).contains(status) ? status : 502, body: errorEvent), backoff: true)
+                return .retry(
+                    FailedAttempt(status: (400...599).contains(status) ? status : 502, body: errorEvent),
+                    backoff: true
+                )
             }
         }
 
@@ -47,18 +50,22 @@ extension Relay {
         let alreadyEnded = ended
         let initialTracker = tracker
         return .answer(
-            HTTPResponse(status: 200, headers: headers, body: .stream { writer in
-                await self.pump(
-                    response: response,
-                    writer: writer,
-                    first: firstBytes,
-                    ended: alreadyEnded,
-                    tracker: initialTracker,
-                    key: key,
-                    reservation: reservation,
-                    logger: logger
-                )
-            })
+            HTTPResponse(
+                status: 200,
+                headers: headers,
+                body: .stream { writer in
+                    await self.pump(
+                        response: response,
+                        writer: writer,
+                        first: firstBytes,
+                        ended: alreadyEnded,
+                        tracker: initialTracker,
+                        key: key,
+                        reservation: reservation,
+                        logger: logger
+                    )
+                }
+            )
         )
     }
 
@@ -114,7 +121,10 @@ extension Relay {
         }
         if failed {
             await self.ledger.noteError(key.id, error: "stream failed mid-way")
-            logger.notice("upstream stream failed mid-way", ["error": upstreamError.map { "\($0.code)" } ?? "error event"])
+            logger.notice(
+                "upstream stream failed mid-way",
+                ["error": upstreamError.map { "\($0.code)" } ?? "error event"]
+            )
         } else if !clientGone {
             await self.ledger.recordSuccess(key.id)
         } else {

@@ -50,14 +50,23 @@ public final class Relay: HTTPHandler {
     public func start() async throws(StoreError) {
         let report = try await self.store.migrate()
         if !report.applied.isEmpty {
-            self.logger.info("migrations applied", ["count": "\(report.applied.count)", "version": "\(report.currentVersion)"])
+            self.logger.info(
+                "migrations applied",
+                ["count": "\(report.applied.count)", "version": "\(report.currentVersion)"]
+            )
         }
 
         let now = self.clock.now()
         var gemini = self.settings.keys.gemini.map { ConfiguredKey(secret: $0) }
-        if let paid = self.settings.keys.paid { gemini.append(ConfiguredKey(secret: paid, label: "paid", isPaid: true)) }
+        if let paid = self.settings.keys.paid {
+            gemini.append(ConfiguredKey(secret: paid, label: "paid", isPaid: true))
+        }
         _ = try await self.store.syncKeys(gemini, kind: .gemini, at: now)
-        _ = try await self.store.syncKeys(self.settings.keys.vertex.map { ConfiguredKey(secret: $0) }, kind: .vertex, at: now)
+        _ = try await self.store.syncKeys(
+            self.settings.keys.vertex.map { ConfiguredKey(secret: $0) },
+            kind: .vertex,
+            at: now
+        )
         // One instance on SQLite: the file and environment win at start (DESIGN.md §8).
         try await self.store.saveSettings(self.settings.storedPoolSettings, by: "startup", at: now)
 
@@ -85,7 +94,9 @@ public final class Relay: HTTPHandler {
         case .livez:
             return Self.json(status: 200, ["status": "alive"], requestID: requestID)
         case .notFound:
-            return APIError.notFound("no such route: \(request.method) \(Self.safePath(request.path))").response(requestID: requestID)
+            return APIError.notFound("no such route: \(request.method) \(Self.safePath(request.path))").response(
+                requestID: requestID
+            )
         case .methodNotAllowed(let allowed):
             var response = APIError.methodNotAllowed().response(requestID: requestID)
             response.headers.add("Allow", allowed)
@@ -107,8 +118,10 @@ public final class Relay: HTTPHandler {
             return APIError.invalidArgument("invalid model name: use letters, digits, '.', '_' and '-' (at most 128)")
                 .response(requestID: requestID)
         case .unknownMethod:
-            return APIError.notFound("unsupported model method; supported: generateContent, streamGenerateContent, "
-                + "countTokens, embedContent, batchEmbedContents").response(requestID: requestID)
+            return APIError.notFound(
+                "unsupported model method; supported: generateContent, streamGenerateContent, "
+                    + "countTokens, embedContent, batchEmbedContents"
+            ).response(requestID: requestID)
         case .notImplemented(let feature):
             return APIError.notImplemented(feature).response(requestID: requestID)
         case .listModels, .getModel, .generate:

@@ -61,13 +61,16 @@ struct StreamTracker: Sendable {
         if self.isSSE {
             return self.lastUsagePayload.flatMap { try? JSONValue.parse($0) }.flatMap(TokenUsage.from(response:))
         }
-        guard !self.collectedOverflow, let items = (try? JSONValue.parse(self.collected))?.arrayValue else { return nil }
+        guard !self.collectedOverflow, let items = (try? JSONValue.parse(self.collected))?.arrayValue else {
+            return nil
+        }
         return items.reversed().lazy.compactMap(TokenUsage.from(response:)).first
     }
 
     /// Whether a streamed JSON array held an error element (checked at the end).
     var arrayHeldError: Bool {
-        guard !self.isSSE, !self.collectedOverflow, let items = (try? JSONValue.parse(self.collected))?.arrayValue else {
+        guard !self.isSSE, !self.collectedOverflow, let items = (try? JSONValue.parse(self.collected))?.arrayValue
+        else {
             return false
         }
         return items.contains { $0["error"] != nil }

@@ -43,7 +43,12 @@ public protocol UsageStore: Sendable {
 
     /// Counts an unexplained failure; deactivates the key when the count reaches `maxFailures`.
     /// Returns the key as it now stands. `error` must already be scrubbed of secrets.
-    func recordFailure(keyID: Int64, error: String, maxFailures: Int, at now: Date) async throws(StoreError) -> KeyRecord
+    func recordFailure(
+        keyID: Int64,
+        error: String,
+        maxFailures: Int,
+        at now: Date
+    ) async throws(StoreError) -> KeyRecord
 
     /// Records a transient error as the key's last error without counting it towards deactivation.
     func noteError(keyID: Int64, error: String) async throws(StoreError)

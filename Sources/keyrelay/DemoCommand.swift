@@ -15,7 +15,10 @@ enum DemoCommand {
         environment["KEYRELAY_ALLOWED_TOKENS"] = environment["KEYRELAY_ALLOWED_TOKENS"] ?? "demo:\(demoToken)"
         environment["KEYRELAY_DATABASE_URL"] = environment["KEYRELAY_DATABASE_URL"] ?? "./data/demo.sqlite"
         var generator = SystemRandomNumberGenerator()
-        let keys = (1...3).map { _ in "AIzaDEMO" + String(generator.next() as UInt64, radix: 36).padding(toLength: 31, withPad: "x", startingAt: 0) }
+        let keys = (1...3).map { _ in
+            "AIzaDEMO"
+                + String(generator.next() as UInt64, radix: 36).padding(toLength: 31, withPad: "x", startingAt: 0)
+        }
         environment["KEYRELAY_API_KEYS"] = keys.joined(separator: ",")
 
         var loaded: Settings
@@ -50,7 +53,8 @@ enum DemoCommand {
         let token = settings.access.clients.first?.token == demoToken ? demoToken : "<your token>"
         let status = await ServeCommand.serve(settings: settings, logger: logger) { port in
             let base = "http://127.0.0.1:\(port)"
-            print("""
+            print(
+                """
 
                 KeyRelay demo: 3 simulated keys behind \(base) (limits: '\(settings.pool.quotaTier)' table).
                 Try:
@@ -62,7 +66,8 @@ enum DemoCommand {
                     -d '{"contents":[{"parts":[{"text":"Stream please"}]}]}'
                 Send 31 requests and watch the keys fill up (10 RPM each on gemini-2.5-flash). Ctrl-C stops.
 
-                """)
+                """
+            )
         }
         await simulator.shutdown(drainTimeout: .seconds(1))
         return status

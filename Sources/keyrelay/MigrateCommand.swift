@@ -8,7 +8,9 @@ enum MigrateCommand {
     static func run(_ arguments: [String]) async -> Int32 {
         let settings: Settings
         do {
-            (settings, _) = try SettingsArguments.parse(arguments).load(environment: ProcessInfo.processInfo.environment)
+            (settings, _) = try SettingsArguments.parse(arguments).load(
+                environment: ProcessInfo.processInfo.environment
+            )
         } catch {
             return KeyRelayCommand.fail("\(error)", status: 78)
         }
@@ -21,7 +23,10 @@ enum MigrateCommand {
             )
             let report = try await store.migrate()
             await store.close()
-            print("schema at version \(report.currentVersion); applied \(report.applied.count): \(report.applied.joined(separator: ", "))")
+            print(
+                "schema at version \(report.currentVersion); applied \(report.applied.count): "
+                    + report.applied.joined(separator: ", ")
+            )
             return 0
         } catch {
             return KeyRelayCommand.fail("\(error)")
@@ -33,7 +38,9 @@ enum MigrateCommand {
 enum SettingsCommand {
     static func run(_ arguments: [String]) -> Int32 {
         do {
-            let (settings, warnings) = try SettingsArguments.parse(arguments).load(environment: ProcessInfo.processInfo.environment)
+            let (settings, warnings) = try SettingsArguments.parse(arguments).load(
+                environment: ProcessInfo.processInfo.environment
+            )
             for warning in warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
             for (name, value) in settings.displayed { print("\(name) = \(value.serialized)") }
             return 0

@@ -24,7 +24,8 @@ enum ServeCommand {
     }
 
     /// Runs a relay with `settings` until SIGTERM or SIGINT, then drains and exits 0.
-    static func serve(settings: Settings, logger: Logger, onReady: @Sendable (UInt16) -> Void = { _ in }) async -> Int32 {
+    static func serve(settings: Settings, logger: Logger, onReady: @Sendable (UInt16) -> Void = { _ in }) async -> Int32
+    {
         let store: SQLiteStore
         let upstream: UpstreamClient
         do {
@@ -56,8 +57,13 @@ enum ServeCommand {
             await store.close()
             return KeyRelayCommand.fail("cannot start: \(error)")
         }
-        logger.info("listening", ["address": ListenAddress(host: settings.server.listen.host, port: server.port).description,
-                                   "store": "sqlite"])
+        logger.info(
+            "listening",
+            [
+                "address": ListenAddress(host: settings.server.listen.host, port: server.port).description,
+                "store": "sqlite",
+            ]
+        )
         onReady(server.port)
 
         let signal = await signals.wait()

@@ -52,7 +52,11 @@ struct SettingsArguments {
     func load(environment: [String: String]) throws(SettingError) -> (settings: Settings, warnings: [String]) {
         var (settings, warnings) = try Settings.load(environment: environment, configFile: self.configFile)
         for (name, value) in self.overrides {
-            try settings.apply(name: name, text: value, source: "command line --\(name.replacingOccurrences(of: "_", with: "-"))")
+            try settings.apply(
+                name: name,
+                text: value,
+                source: "command line --\(name.replacingOccurrences(of: "_", with: "-"))"
+            )
         }
         return (settings, warnings)
     }

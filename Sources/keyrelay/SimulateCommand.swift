@@ -28,7 +28,10 @@ enum SimulateCommand {
         } catch {
             return KeyRelayCommand.fail("simulate: \(error)")
         }
-        logger.info("simulator listening", ["address": "\(options.host):\(server.port)", "keys": "\(options.keys.count)"])
+        logger.info(
+            "simulator listening",
+            ["address": "\(options.host):\(server.port)", "keys": "\(options.keys.count)"]
+        )
         _ = await signals.wait()
         await server.shutdown(drainTimeout: .seconds(5))
         return 0

@@ -11,10 +11,22 @@ import Testing
             ("malformed JSON", try await harness.send(generate, body: "{\"contents\": [}"), 400, "INVALID_ARGUMENT"),
             ("JSON that is not an object", try await harness.send(generate, body: "[1,2]"), 400, "INVALID_ARGUMENT"),
             ("unknown route", try await harness.send("GET", "/v1beta/nothing-here"), 404, "NOT_FOUND"),
-            ("unknown method", try await harness.send("/v1beta/models/gemini-2.5-flash:explode", body: "{}"), 404, "NOT_FOUND"),
-            ("dot-dot model", try await harness.send("/v1beta/models/..:generateContent", body: "{}"), 400, "INVALID_ARGUMENT"),
-            ("encoded slash model", try await harness.send("/v1beta/models/a%2Fb:generateContent", body: "{}"), 400, "INVALID_ARGUMENT"),
-            ("slash in model", try await harness.send("/v1beta/models/a/b:generateContent", body: "{}"), 404, "NOT_FOUND"),
+            (
+                "unknown method", try await harness.send("/v1beta/models/gemini-2.5-flash:explode", body: "{}"), 404,
+                "NOT_FOUND"
+            ),
+            (
+                "dot-dot model", try await harness.send("/v1beta/models/..:generateContent", body: "{}"), 400,
+                "INVALID_ARGUMENT"
+            ),
+            (
+                "encoded slash model", try await harness.send("/v1beta/models/a%2Fb:generateContent", body: "{}"), 400,
+                "INVALID_ARGUMENT"
+            ),
+            (
+                "slash in model", try await harness.send("/v1beta/models/a/b:generateContent", body: "{}"), 404,
+                "NOT_FOUND"
+            ),
             ("missing token", try await harness.send(generate, body: "{}", token: nil), 401, "UNAUTHENTICATED"),
             ("wrong token", try await harness.send(generate, body: "{}", token: "wrong"), 401, "UNAUTHENTICATED"),
             ("wrong method", try await harness.send("GET", generate), 405, "METHOD_NOT_ALLOWED"),
@@ -51,7 +63,12 @@ import Testing
         let harness = try await RelayHarness(keys: testKeys(1, tag: "T"))
         let body = #"{"contents":[{"parts":[{"text":"hi"}]}]}"#
         let path = "/v1beta/models/gemini-2.5-flash:generateContent"
-        let bearer = try await harness.send(path, body: body, token: nil, headers: [("Authorization", "Bearer \(RelayHarness.token)")])
+        let bearer = try await harness.send(
+            path,
+            body: body,
+            token: nil,
+            headers: [("Authorization", "Bearer \(RelayHarness.token)")]
+        )
         let query = try await harness.send(path + "?key=\(RelayHarness.token)", body: body, token: nil)
         let header = try await harness.send(path, body: body)
         #expect([bearer.status, query.status, header.status] == [Int](repeating: 200, count: 3))

@@ -126,7 +126,10 @@ final class RelayHarness: Sendable {
 
     /// A `generateContent` call for `model` with `text`.
     func generate(_ text: String = "hello", model: String = "gemini-2.5-flash") async throws -> Reply {
-        try await self.send("/v1beta/models/\(model):generateContent", body: #"{"contents":[{"parts":[{"text":"\#(text)"}]}]}"#)
+        try await self.send(
+            "/v1beta/models/\(model):generateContent",
+            body: #"{"contents":[{"parts":[{"text":"\#(text)"}]}]}"#
+        )
     }
 
     func request(

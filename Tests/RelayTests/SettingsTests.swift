@@ -18,22 +18,46 @@ import Testing
     }
 
     @Test func keyListsAreCleanedOfWhitespaceBlanksAndDuplicates() throws {
-        let raw = "  AIzaSyKEY000000000000000000000000000001 ,\n\n AIzaSyKEY000000000000000000000000000002\r\n,,"
+        let raw =
+            "  AIzaSyKEY000000000000000000000000000001 ,\n\n AIzaSyKEY000000000000000000000000000002\r\n,,"
             + "AIzaSyKEY000000000000000000000000000001\n"
         let (settings, _) = try Settings.load(environment: ["KEYRELAY_API_KEYS": raw])
-        #expect(settings.keys.gemini.map(\.revealedForUpstream) == [
-            "AIzaSyKEY000000000000000000000000000001", "AIzaSyKEY000000000000000000000000000002",
-        ])
+        #expect(
+            settings.keys.gemini.map(\.revealedForUpstream) == [
+                "AIzaSyKEY000000000000000000000000000001", "AIzaSyKEY000000000000000000000000000002",
+            ]
+        )
     }
 
-    @Test("bad values name the setting and where it came from", arguments: [
-        ("KEYRELAY_MAX_RETRIES", "42", "environment KEYRELAY_MAX_RETRIES: setting 'max_retries' must be a whole number in 0...20, got '42'"),
-        ("KEYRELAY_MAX_RETRIES", "-1", "environment KEYRELAY_MAX_RETRIES: setting 'max_retries' must be a whole number in 0...20, got '-1'"),
-        ("KEYRELAY_EXHAUSTED_POLICY", "drop", "environment KEYRELAY_EXHAUSTED_POLICY: setting 'exhausted_policy' must be 'cycle' or 'reject'"),
-        ("KEYRELAY_QUOTA_TIMEZONE", "Mars/Olympus", "environment KEYRELAY_QUOTA_TIMEZONE: setting 'quota_timezone' must be an IANA time zone such as America/Los_Angeles"),
-        ("KEYRELAY_LISTEN", "nowhere", "environment KEYRELAY_LISTEN: setting 'listen' must be host:port such as 127.0.0.1:8000"),
-        ("KEYRELAY_API_KEYS", "AIzaSyGOOD0000000000000000000000000001,AIza BAD", "environment KEYRELAY_API_KEYS: setting 'api_keys' entry 2 contains whitespace or control characters inside the key"),
-    ])
+    @Test(
+        "bad values name the setting and where it came from",
+        arguments: [
+            (
+                "KEYRELAY_MAX_RETRIES", "42",
+                "environment KEYRELAY_MAX_RETRIES: setting 'max_retries' must be a whole number in 0...20, got '42'"
+            ),
+            (
+                "KEYRELAY_MAX_RETRIES", "-1",
+                "environment KEYRELAY_MAX_RETRIES: setting 'max_retries' must be a whole number in 0...20, got '-1'"
+            ),
+            (
+                "KEYRELAY_EXHAUSTED_POLICY", "drop",
+                "environment KEYRELAY_EXHAUSTED_POLICY: setting 'exhausted_policy' must be 'cycle' or 'reject'"
+            ),
+            (
+                "KEYRELAY_QUOTA_TIMEZONE", "Mars/Olympus",
+                "environment KEYRELAY_QUOTA_TIMEZONE: setting 'quota_timezone' must be an IANA time zone such as America/Los_Angeles"
+            ),
+            (
+                "KEYRELAY_LISTEN", "nowhere",
+                "environment KEYRELAY_LISTEN: setting 'listen' must be host:port such as 127.0.0.1:8000"
+            ),
+            (
+                "KEYRELAY_API_KEYS", "AIzaSyGOOD0000000000000000000000000001,AIza BAD",
+                "environment KEYRELAY_API_KEYS: setting 'api_keys' entry 2 contains whitespace or control characters inside the key"
+            ),
+        ]
+    )
     func badValuesNameTheSetting(variable: String, value: String, message: String) throws {
         #expect(throws: SettingError.self) { try Settings.load(environment: [variable: value]) }
         do {
@@ -62,14 +86,17 @@ import Testing
             _ = try Settings.load(environment: [:], configFile: path)
             Issue.record("expected an error")
         } catch {
-            #expect(error.description == "\(path): setting 'max_retry' is not a known setting (did you mean 'max_retries'?)")
+            #expect(
+                error.description == "\(path): setting 'max_retry' is not a known setting (did you mean 'max_retries'?)"
+            )
         }
     }
 
     @Test func environmentWinsOverTheFileAndListsMayBeJSONArrays() throws {
         let directory = try TemporaryDirectory(prefix: "settings")
         let path = directory.path("config.json")
-        let config = #"{"max_retries": 2, "api_keys": ["AIzaSyFILE0000000000000000000000000001"], "exhausted_policy": "reject"}"#
+        let config =
+            #"{"max_retries": 2, "api_keys": ["AIzaSyFILE0000000000000000000000000001"], "exhausted_policy": "reject"}"#
         try Data(config.utf8).write(to: URL(fileURLWithPath: path))
         let (settings, _) = try Settings.load(environment: ["KEYRELAY_MAX_RETRIES": "5"], configFile: path)
         #expect(settings.pool.maxRetries == 5)
@@ -85,7 +112,9 @@ import Testing
         let resolved = settings.modelLimits(for: .gemini).resolve(ModelName("gemini-x-001")!)
         #expect(resolved.quotaModel == "gemini-x")
         #expect(resolved.limits == Limits(rpm: 7))
-        #expect(warnings.contains { $0.contains("quota tier 'Free Tier' is not in the rate-limit table; using 'Mine'") })
+        #expect(
+            warnings.contains { $0.contains("quota tier 'Free Tier' is not in the rate-limit table; using 'Mine'") }
+        )
     }
 
     @Test func storedAndDisplayedSettingsHoldNoSecret() throws {
@@ -95,7 +124,9 @@ import Testing
             "KEYRELAY_ALLOWED_TOKENS": "ops:client-secret-token-1",
             "KEYRELAY_ADMIN_TOKEN": "admin-secret-token-1",
         ])
-        let shown = settings.displayed.map { "\($0.name)=\($0.value.serialized)" }.joined() + settings.storedPoolSettings.description
+        let shown =
+            settings.displayed.map { "\($0.name)=\($0.value.serialized)" }.joined()
+            + settings.storedPoolSettings.description
         for secret in [key, "client-secret-token-1", "admin-secret-token-1"] {
             #expect(!shown.contains(secret))
         }

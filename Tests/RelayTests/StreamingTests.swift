@@ -13,14 +13,19 @@ import Upstream
             options.chunkCount = 4
             options.chunkDelay = .milliseconds(250)
         }
-        let response = try await harness.client.send(UpstreamRequest(
-            method: "POST",
-            url: harness.relayURL + "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
-            headers: [("x-goog-api-key", RelayHarness.token), ("Content-Type", "application/json")],
-            body: Array(Self.body.utf8)
-        ))
+        let response = try await harness.client.send(
+            UpstreamRequest(
+                method: "POST",
+                url: harness.relayURL + "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+                headers: [("x-goog-api-key", RelayHarness.token), ("Content-Type", "application/json")],
+                body: Array(Self.body.utf8)
+            )
+        )
         #expect(response.status == 200)
-        #expect(response.headers.first { $0.name.lowercased() == "content-type" }?.value.hasPrefix("text/event-stream") == true)
+        #expect(
+            response.headers.first { $0.name.lowercased() == "content-type" }?.value.hasPrefix("text/event-stream")
+                == true
+        )
 
         var arrivals: [ContinuousClock.Instant] = []
         var all: [UInt8] = []

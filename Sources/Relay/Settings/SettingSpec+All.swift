@@ -7,7 +7,9 @@ extension SettingSpec {
         SettingSpec(
             name: "api_keys",
             scope: .keys,
-            apply: { text, settings throws(SettingError) in settings.keys.gemini = try apiKeys(text, setting: "api_keys") },
+            apply: { text, settings throws(SettingError) in
+                settings.keys.gemini = try apiKeys(text, setting: "api_keys")
+            },
             show: { fingerprints($0.keys.gemini) }
         ),
         SettingSpec(
@@ -147,7 +149,8 @@ extension SettingSpec {
             scope: .pool,
             apply: { text, settings throws(SettingError) in
                 let json = try jsonText(text, setting: "vertex_rate_limits")
-                settings.pool.vertexRateLimits = json.isEmpty
+                settings.pool.vertexRateLimits =
+                    json.isEmpty
                     ? nil : try RateLimitTable(json: json, setting: "vertex_rate_limits")
             },
             show: { $0.pool.vertexRateLimits.map(tableJSON) ?? .null }
@@ -188,7 +191,10 @@ extension SettingSpec {
             apply: { text, settings throws(SettingError) in
                 let models = listEntries(text)
                 for model in models where ModelName(model) == nil {
-                    throw SettingError(setting: "paid_models", message: "'\(model.prefix(64))' is not a valid model name")
+                    throw SettingError(
+                        setting: "paid_models",
+                        message: "'\(model.prefix(64))' is not a valid model name"
+                    )
                 }
                 settings.pool.paidModels = models.compactMap { ModelName($0)?.value }
             },
@@ -254,7 +260,10 @@ extension SettingSpec {
             apply: { text, settings throws(SettingError) in
                 let level = text.trimmingWhitespace().lowercased()
                 guard ["trace", "debug", "info", "notice", "warning", "error"].contains(level) else {
-                    throw SettingError(setting: "log_level", message: "must be trace, debug, info, notice, warning or error")
+                    throw SettingError(
+                        setting: "log_level",
+                        message: "must be trace, debug, info, notice, warning or error"
+                    )
                 }
                 settings.server.logLevel = level
             },
@@ -306,8 +315,10 @@ extension SettingSpec {
     }
 
     static func tableJSON(_ table: RateLimitTable) -> JSONValue {
-        .object(table.tiers.map { tier in
-            (tier.name, .object(tier.models.keys.sorted().map { ($0, limitsJSON(tier.models[$0]!)) }))
-        })
+        .object(
+            table.tiers.map { tier in
+                (tier.name, .object(tier.models.keys.sorted().map { ($0, limitsJSON(tier.models[$0]!)) }))
+            }
+        )
     }
 }

@@ -72,7 +72,8 @@ extension SettingSpec {
         guard let value = Double(text.trimmingWhitespace()), value.isFinite, range.contains(value) else {
             throw SettingError(
                 setting: setting,
-                message: "must be a number of seconds in \(range.lowerBound)...\(range.upperBound), got '\(text.prefix(40))'"
+                message:
+                    "must be a number of seconds in \(range.lowerBound)...\(range.upperBound), got '\(text.prefix(40))'"
             )
         }
         return .milliseconds(Int64((value * 1000).rounded()))
