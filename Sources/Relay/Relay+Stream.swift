@@ -93,6 +93,8 @@ extension Relay {
                 do {
                     chunk = try await response.nextChunk()
                 } catch {
+                    // A cancel because the client left is not an upstream failure.
+                    if writer.isClientGone { throw ClientGoneError() }
                     upstreamError = error
                     break
                 }

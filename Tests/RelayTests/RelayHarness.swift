@@ -188,3 +188,31 @@ func singleModelTable(_ model: String = "gemini-2.5-flash", rpm: Int?, tpm: Int?
 func testKeys(_ count: Int, tag: String = "A") -> [String] {
     (1...count).map { "AIzaSyTEST\(tag)" + String(repeating: "0", count: 26) + String(format: "%03d", $0) }
 }
+
+extension RelayHarness {
+    /// A port on 127.0.0.1 that nothing listens on (bound, then closed).
+    static func closedPort() async throws -> UInt16 {
+        let server = HTTPServer(
+            configuration: .init(host: "127.0.0.1", port: 0),
+            handler: ClosedHandler(),
+            logger: Logger.silent
+        )
+        try server.start()
+        let port = server.port
+        await server.shutdown(drainTimeout: .zero)
+        return port
+    }
+
+    private struct ClosedHandler: HTTPHandler {
+        func handle(_ request: HTTPRequest) async -> HTTPResponse { HTTPResponse(status: 500) }
+    }
+}
+
+/// Opens an existing relay database the way a restarted relay does.
+enum SQLiteStoreReopened {
+    static func open(_ path: String) async throws -> SQLiteStore {
+        let store = try await SQLiteStore(path: path, calendar: .pacific, logger: Logger.silent)
+        _ = try await store.migrate()
+        return store
+    }
+}
