@@ -22,6 +22,8 @@ struct ForwardPlan: Sendable {
     /// `alt=sse`: the stream is server-sent events, not a streamed JSON array.
     var isSSE: Bool
     var paidUse: PaidUse
+    /// Limits of the paid key for this model (from `paid_tier`), when a paid key may serve it.
+    var paidLimits: Limits?
 
     /// Request headers passed upstream; everything else (cookies, the client's credentials,
     /// `accept-encoding`, which would hide `usageMetadata` in a compressed body) stays behind.
@@ -38,6 +40,7 @@ struct ForwardPlan: Sendable {
         self.headers = request.headers.filter { Self.forwardedRequestHeaders.contains($0.name.lowercased()) }
         self.isSSE = request.queryValue("alt") == "sse"
         self.paidUse = .never
+        self.paidLimits = nil
         let query = Self.forwardedQuery(request.query)
 
         switch route {
@@ -84,6 +87,9 @@ struct ForwardPlan: Sendable {
             self.isMetered = method.isMetered
             self.isStreaming = method.isStreaming
             self.paidUse = Self.paidUse(for: model, settings: settings)
+            if self.paidUse != .never {
+                self.paidLimits = settings.paidModelLimits.resolve(model).limits
+            }
             if self.headers.first(where: { $0.name.lowercased() == "content-type" }) == nil {
                 self.headers.append(("Content-Type", "application/json"))
             }

@@ -85,7 +85,7 @@ final class KeyLedger: Sendable {
                 result = try await self.store.reserve(
                     ReservationRequest(
                         row: row,
-                        limits: current.limits,
+                        limits: current.limits(for: key),
                         cost: current.cost,
                         now: current.now,
                         enforceLimits: enforce

@@ -39,7 +39,8 @@ extension Relay {
                 cost: plan.cost,
                 now: self.clock.now(),
                 excluding: tried,
-                paidUse: plan.paidUse
+                paidUse: plan.paidUse,
+                paidLimits: plan.paidLimits
             )
             let key: KeyRecord
             let reservation: Reservation?

@@ -133,6 +133,16 @@ public struct Settings: Sendable {
         }
     }
 
+    /// The limits that apply to the paid key: the `paid_tier` of the rate-limit table.
+    public var paidModelLimits: ModelLimits {
+        let table = self.pool.rateLimits
+        return ModelLimits(
+            models: table.models(forTier: self.pool.paidTier).models,
+            unknownModel: self.pool.unknownModelLimits,
+            knownPrefixes: table.allPrefixes
+        )
+    }
+
     /// Checks that span settings; throws the first problem found.
     public func validate() throws(SettingError) {
         if self.access.clients.isEmpty {
