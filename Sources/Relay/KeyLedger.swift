@@ -24,6 +24,7 @@ final class KeyLedger: Sendable {
 
     private let state: Mutex<State>
     private let store: any UsageStore
+    let records: RecordBatcher
     private let clock: any WallClock
     private let logger: Logger
     let calendar: QuotaCalendar
@@ -31,6 +32,7 @@ final class KeyLedger: Sendable {
     init(store: any UsageStore, calendar: QuotaCalendar, clock: any WallClock, logger: Logger) {
         self.state = Mutex(State(matrix: UsageMatrix(calendar: calendar)))
         self.store = store
+        self.records = RecordBatcher(store: store, logger: logger)
         self.calendar = calendar
         self.clock = clock
         self.logger = logger
@@ -115,7 +117,7 @@ final class KeyLedger: Sendable {
     }
 
     /// Records the attempt's tokens and outcome (history and TPM).
-    func record(_ reservation: Reservation, tokens: TokenUsage?, outcome: UsageRecord.Outcome) async {
+    func record(_ reservation: Reservation, tokens: TokenUsage?, outcome: UsageRecord.Outcome) {
         let record = UsageRecord(
             reservation: reservation,
             inputTokens: tokens?.inputTokens ?? 0,
@@ -123,19 +125,15 @@ final class KeyLedger: Sendable {
             outcome: outcome,
             at: self.clock.now()
         )
-        do {
-            try await self.store.record(record)
-            if let tokens, tokens.inputTokens > 0 {
-                self.state.withLock { state in
-                    guard var row = state.matrix.row(reservation.row), row.minuteStart == reservation.minuteStart else {
-                        return
-                    }
-                    row.tpm += tokens.inputTokens
-                    state.matrix.apply(row)
+        self.records.enqueue(record)
+        if let tokens, tokens.inputTokens > 0 {
+            self.state.withLock { state in
+                guard var row = state.matrix.row(reservation.row), row.minuteStart == reservation.minuteStart else {
+                    return
                 }
+                row.tpm += tokens.inputTokens
+                state.matrix.apply(row)
             }
-        } catch {
-            self.logger.error("usage record failed", ["error": "\(error)", "model": reservation.row.model])
         }
     }
 

@@ -58,7 +58,7 @@ extension Relay {
                 return await self.transportFailed(error, key: key, reservation: reservation, logger: logger)
             }
             let tokens = plan.isMetered ? (try? JSONValue.parse(body)).flatMap(TokenUsage.from(response:)) : nil
-            if let reservation { await self.ledger.record(reservation, tokens: tokens, outcome: .success) }
+            if let reservation { self.ledger.record(reservation, tokens: tokens, outcome: .success) }
             await self.ledger.recordSuccess(key.id)
             logger.debug("upstream answered", ["upstream.status": "200"])
             return .answer(
@@ -96,14 +96,14 @@ extension Relay {
 
         switch verdict {
         case .success:
-            if let reservation { await self.ledger.record(reservation, tokens: nil, outcome: .success) }
+            if let reservation { self.ledger.record(reservation, tokens: nil, outcome: .success) }
             return .answer(
                 self.clientResponse(status: status, upstreamHeaders: headers, body: scrubbed, requestID: requestID)
             )
 
         case .clientError, .notForThisKey:
             // The request, not the key, is at fault: the client gets Google's answer unchanged.
-            if let reservation { await self.ledger.record(reservation, tokens: nil, outcome: .clientError) }
+            if let reservation { self.ledger.record(reservation, tokens: nil, outcome: .clientError) }
             logger.debug("upstream refused the request", ["upstream.status": statusText])
             return .answer(
                 self.clientResponse(status: status, upstreamHeaders: headers, body: scrubbed, requestID: requestID)
@@ -112,7 +112,7 @@ extension Relay {
         case .rateLimited(let until, let scope):
             let row = UsageRowID(model: reservation?.row.model ?? "", keyID: key.id)
             if reservation != nil { await self.ledger.exhaust(row, until: until) }
-            if let reservation { await self.ledger.record(reservation, tokens: nil, outcome: .rateLimited) }
+            if let reservation { self.ledger.record(reservation, tokens: nil, outcome: .rateLimited) }
             logger.notice(
                 "key rate limited",
                 [
@@ -130,13 +130,13 @@ extension Relay {
 
         case .keyInvalid(let reason):
             await self.ledger.deactivate(key.id, reason: reason)
-            if let reservation { await self.ledger.record(reservation, tokens: nil, outcome: .error) }
+            if let reservation { self.ledger.record(reservation, tokens: nil, outcome: .error) }
             logger.notice("key deactivated", ["upstream.status": statusText, "reason": reason])
             return .retry(failure, backoff: false)
 
         case .transient(let reason):
             await self.ledger.noteError(key.id, error: "\(status) \(reason)")
-            if let reservation { await self.ledger.record(reservation, tokens: nil, outcome: .error) }
+            if let reservation { self.ledger.record(reservation, tokens: nil, outcome: .error) }
             logger.notice("upstream transient error", ["upstream.status": statusText])
             return .retry(failure, backoff: true)
 
@@ -146,7 +146,7 @@ extension Relay {
                 error: "\(status) \(reason)",
                 maxFailures: self.settings.pool.maxFailures
             )
-            if let reservation { await self.ledger.record(reservation, tokens: nil, outcome: .error) }
+            if let reservation { self.ledger.record(reservation, tokens: nil, outcome: .error) }
             logger.notice(
                 updated?.isActive == false ? "key deactivated" : "upstream answer not recognised",
                 [
@@ -168,7 +168,7 @@ extension Relay {
     ) async -> AttemptOutcome {
         if let reservation {
             if error.requestWasSent {
-                await self.ledger.record(reservation, tokens: nil, outcome: .error)
+                self.ledger.record(reservation, tokens: nil, outcome: .error)
             } else {
                 await self.ledger.release(reservation)
             }

@@ -34,7 +34,7 @@ extension Relay {
             first += tracker.feed(chunk)
             if let errorEvent = tracker.firstEventError {
                 response.cancel()
-                if let reservation { await self.ledger.record(reservation, tokens: nil, outcome: .error) }
+                if let reservation { self.ledger.record(reservation, tokens: nil, outcome: .error) }
                 await self.ledger.noteError(key.id, error: "stream error before the first event")
                 logger.notice("upstream stream failed before its first event", ["upstream.status": "200"])
                 let status = (try? JSONValue.parse(errorEvent))?["error"]?["code"]?.intValue ?? 502
@@ -119,7 +119,7 @@ extension Relay {
 
         let failed = upstreamError != nil || tracker.sawErrorEvent || tracker.arrayHeldError
         if let reservation {
-            await self.ledger.record(reservation, tokens: tracker.usage, outcome: failed ? .error : .success)
+            self.ledger.record(reservation, tokens: tracker.usage, outcome: failed ? .error : .success)
         }
         if failed {
             await self.ledger.noteError(key.id, error: "stream failed mid-way")

@@ -74,7 +74,18 @@ public final class Relay: HTTPHandler {
         self.ledger.load(keys: keys, rows: try await self.store.snapshot())
         let active = keys.filter(\.isActive).count
         self.logger.info("key pool loaded", ["keys.active": "\(active)", "keys.total": "\(keys.count)"])
+        self.ledger.records.start()
         self.phase.store(Phase.ready.rawValue, ordering: .releasing)
+    }
+
+    /// Writes usage records still waiting in the batch (history and tokens) to the store.
+    public func flushUsageRecords() async {
+        await self.ledger.records.flush()
+    }
+
+    /// Stops the background writers after flushing them; call after the server has drained.
+    public func shutdown() async {
+        await self.ledger.records.stop()
     }
 
     /// Stops answering `/health` with 200 so load balancers move traffic away before shutdown.

@@ -114,46 +114,63 @@ extension SQLiteStore {
     /// `usage_daily` row of the reservation's quota day (`requests` += cost). Negative token
     /// counts are taken as zero.
     public func record(_ record: UsageRecord) async throws(StoreError) {
+        try await self.record(batch: [record])
+    }
+
+    /// Applies many records in one transaction (one WAL commit), for batched writers.
+    public func record(batch records: [UsageRecord]) async throws(StoreError) {
+        guard !records.isEmpty else { return }
+        let calendar = self.calendar
+        try await self.database.perform("record") { connection throws(StoreError) in
+            try connection.transaction { () throws(StoreError) in
+                for record in records {
+                    try Self.apply(record, calendar: calendar, on: connection)
+                }
+            }
+        }
+    }
+
+    private static func apply(
+        _ record: UsageRecord,
+        calendar: QuotaCalendar,
+        on connection: SQLiteConnection
+    ) throws(StoreError) {
         let reservation = record.reservation
         let bindings: [String: SQLiteValue] = [
             "model": .text(reservation.row.model), "key_id": .integer(reservation.row.keyID),
             "minute": SQLiteValue(reservation.minuteStart),
-            "day": .text(self.calendar.dayLabel(of: reservation.dayStart)),
+            "day": .text(calendar.dayLabel(of: reservation.dayStart)),
             "requests": SQLiteValue(max(0, reservation.cost)),
             "input_tokens": SQLiteValue(max(0, record.inputTokens)),
             "total_tokens": SQLiteValue(max(0, record.totalTokens)),
             "errors": SQLiteValue(record.outcome == .error ? 1 : 0),
             "rate_limited": SQLiteValue(record.outcome == .rateLimited ? 1 : 0),
         ]
-        try await self.database.perform("record") { connection throws(StoreError) in
-            try connection.transaction { () throws(StoreError) in
-                // A long stream's tokens count in the minute of its reservation, or nowhere.
-                try connection.execute(
-                    """
-                    UPDATE key_usage SET tpm = tpm + :input_tokens
-                    WHERE model = :model AND key_id = :key_id AND minute_start = :minute
-                    """,
-                    bindings
-                )
-                try connection.execute(
-                    """
-                    INSERT INTO usage_daily (
-                        day, model, key_id, requests, input_tokens, total_tokens, errors, rate_limited
-                    )
-                    VALUES (
-                        :day, :model, :key_id, :requests, :input_tokens, :total_tokens, :errors, :rate_limited
-                    )
-                    ON CONFLICT (day, model, key_id) DO UPDATE SET
-                        requests = requests + excluded.requests,
-                        input_tokens = input_tokens + excluded.input_tokens,
-                        total_tokens = total_tokens + excluded.total_tokens,
-                        errors = errors + excluded.errors,
-                        rate_limited = rate_limited + excluded.rate_limited
-                    """,
-                    bindings
-                )
-            }
-        }
+        // A long stream's tokens count in the minute of its reservation, or nowhere.
+        try connection.execute(
+            """
+            UPDATE key_usage SET tpm = tpm + :input_tokens
+            WHERE model = :model AND key_id = :key_id AND minute_start = :minute
+            """,
+            bindings
+        )
+        try connection.execute(
+            """
+            INSERT INTO usage_daily (
+                day, model, key_id, requests, input_tokens, total_tokens, errors, rate_limited
+            )
+            VALUES (
+                :day, :model, :key_id, :requests, :input_tokens, :total_tokens, :errors, :rate_limited
+            )
+            ON CONFLICT (day, model, key_id) DO UPDATE SET
+                requests = requests + excluded.requests,
+                input_tokens = input_tokens + excluded.input_tokens,
+                total_tokens = total_tokens + excluded.total_tokens,
+                errors = errors + excluded.errors,
+                rate_limited = rate_limited + excluded.rate_limited
+            """,
+            bindings
+        )
     }
 
     /// Sets `exhausted_until` to the later of the stored mark and `until`, creating the row

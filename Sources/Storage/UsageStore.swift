@@ -32,6 +32,10 @@ public protocol UsageStore: Sendable {
     /// its outcome to history (`usage_daily` of the reservation's quota day).
     func record(_ record: UsageRecord) async throws(StoreError)
 
+    /// Applies several records at once (one transaction where the store can), for writers that
+    /// batch records off the hot path. The default applies them one by one.
+    func record(batch records: [UsageRecord]) async throws(StoreError)
+
     /// Marks the row unusable until `until` (a 429). Never shortens a later mark.
     func exhaust(_ row: UsageRowID, until: Date) async throws(StoreError)
 
@@ -67,6 +71,12 @@ public protocol UsageStore: Sendable {
 
     /// Closes connections; later calls fail with `StoreError.Code.closed`.
     func close() async
+}
+
+extension UsageStore {
+    public func record(batch records: [UsageRecord]) async throws(StoreError) {
+        for record in records { try await self.record(record) }
+    }
 }
 
 /// A key as configured (from settings or the admin API), before the store gives it an id.

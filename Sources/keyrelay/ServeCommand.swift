@@ -70,6 +70,7 @@ enum ServeCommand {
         logger.info("draining", ["signal": signal])
         relay.beginDrain()
         await server.shutdown(drainTimeout: .seconds(30))
+        await relay.shutdown()
         upstream.shutdown()
         await store.close()
         logger.info("stopped")

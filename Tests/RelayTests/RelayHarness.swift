@@ -83,6 +83,7 @@ final class RelayHarness: Sendable {
 
     func shutdown() async {
         await self.relayServer.shutdown(drainTimeout: .seconds(2))
+        await self.relay.shutdown()
         await self.simulatorServer.shutdown(drainTimeout: .seconds(2))
         self.client.shutdown()
         self.upstream.shutdown()

@@ -44,7 +44,7 @@ import Upstream
         // Tokens: the last chunk's cumulative promptTokenCount, not the sum over chunks.
         let lastUsage = try #require(try JSONValue.parse(String(events.last!.dropFirst(6)))["usageMetadata"])
         let prompt = try #require(lastUsage["promptTokenCount"]?.intValue)
-        try await Task.sleep(for: .milliseconds(100))
+        await harness.relay.flushUsageRecords()
         let row = try #require(try await harness.store.snapshot().first)
         #expect(row.tpm == prompt)
         await harness.shutdown()
