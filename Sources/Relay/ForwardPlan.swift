@@ -5,6 +5,10 @@ import KeyPool
 /// it costs and under which usage row it counts. Built (and the body checked) before any key is
 /// reserved, so bad input changes nothing.
 struct ForwardPlan: Sendable {
+    /// The settings in force when the request arrived; every attempt of it uses these.
+    var settings: Settings
+    /// Scrubs the secrets of those settings from upstream errors.
+    var scrubber: SecretScrubber
     var kind: KeyKind
     var httpMethod: String
     /// Upstream URL without a key (keys travel only in `x-goog-api-key`).
@@ -34,7 +38,9 @@ struct ForwardPlan: Sendable {
     /// Query parameters never passed upstream: the client's own credential.
     static let strippedQueryParameters: Set<String> = ["key"]
 
-    init(route: Route, request: HTTPRequest, settings: Settings) throws(APIError) {
+    init(route: Route, request: HTTPRequest, settings: Settings, scrubber: SecretScrubber) throws(APIError) {
+        self.settings = settings
+        self.scrubber = scrubber
         let base = settings.upstream.baseURL
         self.kind = .gemini
         self.headers = request.headers.filter { Self.forwardedRequestHeaders.contains($0.name.lowercased()) }

@@ -28,9 +28,9 @@ extension Relay {
             url: plan.url,
             headers: headers,
             body: plan.body,
-            connectTimeout: self.settings.upstream.connectTimeout,
-            firstByteTimeout: self.settings.upstream.firstByteTimeout,
-            idleTimeout: self.settings.upstream.idleTimeout
+            connectTimeout: plan.settings.upstream.connectTimeout,
+            firstByteTimeout: plan.settings.upstream.firstByteTimeout,
+            idleTimeout: plan.settings.upstream.idleTimeout
         )
 
         let response: UpstreamResponse
@@ -68,6 +68,7 @@ extension Relay {
 
         let body = (try? await response.collectBody(limit: Self.maxErrorBytes)) ?? []
         return await self.upstreamFailed(
+            plan,
             status: response.status,
             headers: response.headers,
             body: body,
@@ -80,6 +81,7 @@ extension Relay {
 
     /// Acts on a non-200 answer according to its class (DESIGN.md §4).
     func upstreamFailed(
+        _ plan: ForwardPlan,
         status: Int,
         headers: [(name: String, value: String)],
         body: [UInt8],
@@ -90,7 +92,7 @@ extension Relay {
     ) async -> AttemptOutcome {
         let now = self.clock.now()
         let verdict = FailureClassifier.classify(status: status, body: body, now: now, calendar: self.ledger.calendar)
-        let scrubbed = self.scrubber.scrubErrorBody(body)
+        let scrubbed = plan.scrubber.scrubErrorBody(body)
         let failure = FailedAttempt(status: status, body: scrubbed, retryAt: nil)
         let statusText = "\(status)"
 
@@ -144,7 +146,7 @@ extension Relay {
             let updated = await self.ledger.recordFailure(
                 key.id,
                 error: "\(status) \(reason)",
-                maxFailures: self.settings.pool.maxFailures
+                maxFailures: plan.settings.pool.maxFailures
             )
             if let reservation { self.ledger.record(reservation, tokens: nil, outcome: .error) }
             logger.notice(

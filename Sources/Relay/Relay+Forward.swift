@@ -25,8 +25,8 @@ extension Relay {
     /// The retry loop of DESIGN.md §4: at most `max_retries` further keys, never the same key
     /// twice, all within `request_deadline_s`; a model-wide 5xx backs off before the next key.
     func forward(_ plan: ForwardPlan, requestID: String, logger: Logger) async -> HTTPResponse {
-        let deadline = ContinuousClock.now + self.settings.upstream.requestDeadline
-        let maxAttempts = self.settings.pool.maxRetries + 1
+        let deadline = ContinuousClock.now + plan.settings.upstream.requestDeadline
+        let maxAttempts = plan.settings.pool.maxRetries + 1
         var tried = Set<Int64>()
         var lastFailure: FailedAttempt? = nil
         var backoffs = 0
@@ -45,7 +45,7 @@ extension Relay {
             let key: KeyRecord
             let reservation: Reservation?
             if plan.isMetered {
-                switch await self.ledger.acquire(selection, policy: self.settings.pool.exhaustedPolicy) {
+                switch await self.ledger.acquire(selection, policy: plan.settings.pool.exhaustedPolicy) {
                 case .reserved(let chosen, let granted, let overLimit):
                     key = chosen
                     reservation = granted

@@ -16,7 +16,7 @@ extension Relay {
         requestID: String,
         logger: Logger
     ) async -> AttemptOutcome {
-        var tracker = StreamTracker(isSSE: plan.isSSE, scrubber: self.scrubber)
+        var tracker = StreamTracker(isSSE: plan.isSSE, scrubber: plan.scrubber)
         var first: [UInt8] = []
         var ended = false
         while first.isEmpty {

@@ -9,14 +9,12 @@ import Upstream
 /// The relay: routes client requests, picks and reserves a key per attempt, forwards to Google,
 /// counts what the key spent and fails over (DESIGN.md §3–4, §7).
 public final class Relay: HTTPHandler {
-    let settings: Settings
+    private let configuration: Mutex<RelayConfiguration>
     let ledger: KeyLedger
     let store: any UsageStore
     let upstream: UpstreamClient
     let clock: any WallClock
     let logger: Logger
-    let scrubber: SecretScrubber
-    let authenticator: ClientAuthenticator
     private let phase = Atomic<Int>(Phase.starting.rawValue)
 
     private enum Phase: Int {
@@ -30,19 +28,28 @@ public final class Relay: HTTPHandler {
         clock: any WallClock = SystemClock(),
         logger: Logger
     ) {
-        self.settings = settings
+        self.configuration = Mutex(RelayConfiguration(settings: settings))
         self.store = store
         self.upstream = upstream
         self.clock = clock
         self.logger = logger
-        self.scrubber = SecretScrubber(secrets: settings.allSecrets)
-        self.authenticator = ClientAuthenticator(clients: settings.access.clients)
         self.ledger = KeyLedger(
             store: store,
             calendar: QuotaCalendar(timeZone: settings.pool.quotaTimeZone),
             clock: clock,
             logger: logger
         )
+    }
+
+    /// The settings in force. Requests read them as they start; a change applies to later requests.
+    public var settings: Settings { self.configuration.withLock { $0.settings } }
+    var scrubber: SecretScrubber { self.configuration.withLock { $0.scrubber } }
+    var authenticator: ClientAuthenticator { self.configuration.withLock { $0.authenticator } }
+
+    /// Puts new settings in force for every request that starts from now on.
+    public func apply(_ settings: Settings) {
+        let next = RelayConfiguration(settings: settings)
+        self.configuration.withLock { $0 = next }
     }
 
     /// Brings the store up to date, writes the configured keys and pool settings to it, loads the
@@ -116,12 +123,13 @@ public final class Relay: HTTPHandler {
             break
         }
 
-        guard let client = self.authenticator.authenticate(request) else {
+        let configuration = self.configuration.withLock { $0 }
+        guard let client = configuration.authenticator.authenticate(request) else {
             return APIError.unauthenticated().response(requestID: requestID)
         }
         let logger = self.logger.with(["request.id": requestID, "client": client])
         if request.bodyTooLarge {
-            return APIError.payloadTooLarge(limit: self.settings.server.maxBodyBytes).response(requestID: requestID)
+            return APIError.payloadTooLarge(limit: configuration.settings.server.maxBodyBytes).response(requestID: requestID)
         }
 
         switch route {
@@ -137,7 +145,12 @@ public final class Relay: HTTPHandler {
             return APIError.notImplemented(feature).response(requestID: requestID)
         case .listModels, .getModel, .generate:
             do {
-                let plan = try ForwardPlan(route: route, request: request, settings: self.settings)
+                let plan = try ForwardPlan(
+                    route: route,
+                    request: request,
+                    settings: configuration.settings,
+                    scrubber: configuration.scrubber
+                )
                 return await self.forward(plan, requestID: requestID, logger: logger)
             } catch {
                 return error.response(requestID: requestID)
@@ -165,5 +178,19 @@ public final class Relay: HTTPHandler {
         let value = generator.next() as UInt64
         let hex = String(value, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+/// The settings and what is derived from them, swapped whole so a request never sees half of a
+/// change.
+final class RelayConfiguration: Sendable {
+    let settings: Settings
+    let scrubber: SecretScrubber
+    let authenticator: ClientAuthenticator
+
+    init(settings: Settings) {
+        self.settings = settings
+        self.scrubber = SecretScrubber(secrets: settings.allSecrets)
+        self.authenticator = ClientAuthenticator(clients: settings.access.clients)
     }
 }
