@@ -103,6 +103,16 @@ public struct HTTPResponse: Sendable {
 /// Handles every request of an `HTTPServer`.
 public protocol HTTPHandler: Sendable {
     func handle(_ request: HTTPRequest) async -> HTTPResponse
+
+    /// Called on a server thread once the request head has arrived and before the body is read.
+    /// A response returned here is sent at once and the body is never buffered (so a client
+    /// without credentials cannot make the server hold a large upload). Must be quick and must
+    /// not block. The default answers nothing.
+    func respondBeforeBody(to head: HTTPRequest) -> HTTPResponse?
+}
+
+extension HTTPHandler {
+    public func respondBeforeBody(to head: HTTPRequest) -> HTTPResponse? { nil }
 }
 
 /// The client went away while its response was being written.

@@ -62,11 +62,18 @@ final class RequestContext: Sendable {
             switch state.phase {
             case .fresh:
                 // Answering on this first call would make MHD close the connection after the
-                // response, so the first call only records what is already known.
+                // response, so the first call only records what is already known (unless the
+                // handler refuses the request from its head alone).
                 state.phase = .receiving
                 state.method = method
                 state.headers = self.collectHeaders()
                 state.socket = keyrelay_connection_fd(self.connection.pointer)
+                if let early = self.core.handler.respondBeforeBody(to: self.head(state)) {
+                    // Answering now leaves the body unread; MHD then closes the connection,
+                    // which is what a refused upload should cost.
+                    state.phase = .responding
+                    return self.queue(early, state: &state)
+                }
                 return .YES
 
             case .receiving:
@@ -152,6 +159,12 @@ final class RequestContext: Sendable {
         upload.withMemoryRebound(to: UInt8.self, capacity: count) { bytes in
             state.body.append(contentsOf: UnsafeBufferPointer(start: bytes, count: count))
         }
+    }
+
+    /// The request without its body, for `respondBeforeBody`.
+    private func head(_ state: State) -> HTTPRequest {
+        let target = RequestTarget(self.target)
+        return HTTPRequest(method: state.method, path: target.path, query: target.query, headers: HTTPHeaders(state.headers))
     }
 
     private func makeRequest(_ state: inout State) -> HTTPRequest {

@@ -73,6 +73,9 @@ struct ForwardPlan: Sendable {
             self.isStreaming = false
 
         case .generate(let version, let model, let method):
+            guard String(validating: request.body, as: UTF8.self) != nil else {
+                throw APIError.invalidArgument("request body is not valid UTF-8")
+            }
             let document: JSONValue
             do {
                 document = try JSONValue.parse(request.body)
@@ -87,7 +90,8 @@ struct ForwardPlan: Sendable {
             self.url = "\(base)/\(version)/models/\(model.value):\(method.rawValue)\(query)"
             self.body = request.body
             self.model = model
-            self.quotaModel = resolved.quotaModel
+            // countTokens has its own quota at Google: rows paused by a generate 429 must not block it.
+            self.quotaModel = method.isMetered ? resolved.quotaModel : "countTokens"
             self.limits = resolved.limits
             self.cost = RequestCost.of(method: method.rawValue, body: document)
             self.isMetered = method.isMetered

@@ -94,7 +94,7 @@ extension Relay {
                     chunk = try await response.nextChunk()
                 } catch {
                     // A cancel because the client left is not an upstream failure.
-                    if writer.isClientGone { throw ClientGoneError() }
+                    if writer.isClientGone || error.code == .cancelled { throw ClientGoneError() }
                     upstreamError = error
                     break
                 }

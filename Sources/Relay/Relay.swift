@@ -160,6 +160,18 @@ public final class Relay: HTTPHandler {
         }
     }
 
+    /// Refuses a request without a valid client token before its body is read.
+    public func respondBeforeBody(to head: HTTPRequest) -> HTTPResponse? {
+        switch Route(method: head.method, path: head.path) {
+        case .health, .livez, .notFound, .methodNotAllowed:
+            return nil
+        default:
+            let authenticator = self.configuration.withLock { $0.authenticator }
+            guard authenticator.authenticate(head) == nil else { return nil }
+            return APIError.unauthenticated().response(requestID: Self.makeRequestID())
+        }
+    }
+
     static func json(status: Int, _ value: JSONValue, requestID: String) -> HTTPResponse {
         HTTPResponse(
             status: status,

@@ -15,9 +15,10 @@ enum DemoCommand {
         environment["KEYRELAY_ALLOWED_TOKENS"] = environment["KEYRELAY_ALLOWED_TOKENS"] ?? "demo:\(demoToken)"
         environment["KEYRELAY_DATABASE_URL"] = environment["KEYRELAY_DATABASE_URL"] ?? "./data/demo.sqlite"
         var generator = SystemRandomNumberGenerator()
+        // Random hex, so each demo key has its own fingerprint in the logs.
         let keys = (1...3).map { _ in
-            "AIzaDEMO"
-                + String(generator.next() as UInt64, radix: 36).padding(toLength: 31, withPad: "x", startingAt: 0)
+            "AIzaDEMO" + [generator.next() as UInt64, generator.next() as UInt64]
+                .map { String($0, radix: 16).leftPadded(to: 16) }.joined()
         }
         environment["KEYRELAY_API_KEYS"] = keys.joined(separator: ",")
 
@@ -68,8 +69,16 @@ enum DemoCommand {
 
                 """
             )
+            // Standard output may be a pipe: show the instructions now, not at exit.
+            fflush(nil)
         }
         await simulator.shutdown(drainTimeout: .seconds(1))
         return status
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to length: Int) -> String {
+        String(repeating: "0", count: max(0, length - self.count)) + self
     }
 }

@@ -27,16 +27,21 @@ enum ServeCommand {
     static func serve(settings: Settings, logger: Logger, onReady: @Sendable (UInt16) -> Void = { _ in }) async -> Int32
     {
         let store: SQLiteStore
-        let upstream: UpstreamClient
         do {
             store = try await SQLiteStore(
                 path: settings.server.databaseURL,
                 calendar: QuotaCalendar(timeZone: settings.pool.quotaTimeZone),
                 logger: logger.named("store")
             )
+        } catch {
+            return KeyRelayCommand.fail("setting 'database_url' (\(settings.server.databaseURL)): cannot open the store: \(error)")
+        }
+        let upstream: UpstreamClient
+        do {
             upstream = try UpstreamClient(proxyURL: settings.upstream.proxyURL, logger: logger.named("upstream"))
         } catch {
-            return KeyRelayCommand.fail("\(error)")
+            await store.close()
+            return KeyRelayCommand.fail("cannot start the upstream client: \(error)")
         }
 
         let relay = Relay(settings: settings, store: store, upstream: upstream, logger: logger)
@@ -50,10 +55,20 @@ enum ServeCommand {
             logger: logger.named("http")
         )
         let signals = SignalWaiter()
+        // Bind first, so a taken or invalid address fails before anything is written; /health
+        // answers 503 until the relay is ready.
         do {
-            try await relay.start()
             try server.start()
         } catch {
+            upstream.shutdown()
+            await store.close()
+            return KeyRelayCommand.fail("setting 'listen' (\(settings.server.listen)): cannot listen: \(error)")
+        }
+        do {
+            try await relay.start()
+        } catch {
+            await server.shutdown(drainTimeout: .zero)
+            upstream.shutdown()
             await store.close()
             return KeyRelayCommand.fail("cannot start: \(error)")
         }

@@ -59,6 +59,50 @@ import Testing
         await harness.shutdown()
     }
 
+    @Test func aBodyThatIsNotUTF8IsRefused() async throws {
+        let harness = try await RelayHarness(keys: testKeys(1, tag: "W"))
+        let reply = try await harness.request(
+            "POST",
+            harness.relayURL + "/v1beta/models/gemini-2.5-flash:generateContent",
+            body: Array(#"{"contents":""#.utf8) + [0xFF, 0xFE] + Array(#""}"#.utf8),
+            headers: [("x-goog-api-key", RelayHarness.token), ("Content-Type", "application/json")]
+        )
+        #expect(reply.status == 400)
+        #expect(try await harness.simulatorRequestsTotal() == 0)
+        await harness.shutdown()
+    }
+
+    @Test func countTokensStillWorksWhileEveryKeyIsPausedForTheModel() async throws {
+        let keys = testKeys(1, tag: "Q")
+        let harness = try await RelayHarness(keys: keys) { $0.dailyExhaustedKeys = [APIKey(keys[0])!] }
+        #expect(try await harness.generate("paused").status == 429)
+        let count = try await harness.send(
+            "/v1beta/models/gemini-2.5-flash:countTokens",
+            body: #"{"contents":[{"parts":[{"text":"count me"}]}]}"#
+        )
+        #expect(count.status == 200, "countTokens has its own quota: \(count.text)")
+        #expect(count.json?["totalTokens"]?.intValue ?? 0 > 0)
+        await harness.shutdown()
+    }
+
+    @Test func aLargeBodyWithoutATokenIsRefusedBeforeItIsRead() async throws {
+        let harness = try await RelayHarness(keys: testKeys(1, tag: "N"))
+        let big = [UInt8](repeating: UInt8(ascii: "a"), count: 30 << 20)
+        let started = ContinuousClock.now
+        let reply = try await harness.request(
+            "POST",
+            harness.relayURL + "/v1beta/models/gemini-2.5-flash:generateContent",
+            body: big,
+            headers: [("Content-Type", "application/json")]
+        )
+        #expect(reply.status == 401)
+        #expect(reply.json?["error"]?["status"]?.stringValue == "UNAUTHENTICATED")
+        #expect(started.duration(to: .now) < .seconds(5))
+        // The server still answers on new connections afterwards.
+        #expect(try await harness.generate("after").status == 200)
+        await harness.shutdown()
+    }
+
     @Test func theTokenIsAcceptedFromEachPlaceAndNeverForwarded() async throws {
         let harness = try await RelayHarness(keys: testKeys(1, tag: "T"))
         let body = #"{"contents":[{"parts":[{"text":"hi"}]}]}"#

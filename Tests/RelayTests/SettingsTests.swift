@@ -141,4 +141,36 @@ import Testing
         ])
         try settings.validate()
     }
+
+    @Test func aKeyPastedIntoTheWrongSettingIsNotQuotedBack() throws {
+        let key = "AIzaSyPASTED0000000000000000000000000001"
+        for variable in ["KEYRELAY_MAX_RETRIES", "KEYRELAY_PAID_FALLBACK", "KEYRELAY_IDLE_TIMEOUT_S"] {
+            do {
+                _ = try Settings.load(environment: [variable: key])
+                Issue.record("expected an error for \(variable)")
+            } catch {
+                #expect(!error.description.contains("AIzaSyPASTED"))
+                #expect(error.description.contains("got a value of 40 characters"))
+            }
+        }
+    }
+
+    @Test("config values of the wrong JSON type are refused", arguments: [
+        (#"{"api_keys": 5}"#, "setting 'api_keys' must be a string or a list of strings"),
+        (#"{"allowed_tokens": {"a": "b"}}"#, "setting 'allowed_tokens' must be a string, a number or a boolean"),
+        (#"{"max_retries": [1, 2]}"#, "setting 'max_retries' must be a single value, not a list"),
+        (#"{"api_keys": ["ok-key-000000000000000001", 7]}"#, "setting 'api_keys' must be a list of strings"),
+        (#"{"rate_limits": true}"#, "setting 'rate_limits' must be a JSON object"),
+    ])
+    func configValuesOfTheWrongTypeAreRefused(config: String, message: String) throws {
+        let directory = try TemporaryDirectory(prefix: "settings")
+        let path = directory.path("config.json")
+        try Data(config.utf8).write(to: URL(fileURLWithPath: path))
+        do {
+            _ = try Settings.load(environment: [:], configFile: path)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description == "\(path): \(message)")
+        }
+    }
 }

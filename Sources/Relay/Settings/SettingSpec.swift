@@ -42,6 +42,17 @@ extension SettingSpec {
             .filter { !$0.isEmpty }
     }
 
+    /// "got '42'" for a short, number-like value; otherwise only its length, because a value in
+    /// the wrong setting may be a key or token pasted by mistake.
+    static func shown(_ text: String) -> String {
+        let trimmed = text.trimmingWhitespace()
+        let isNumberLike = trimmed.count <= 12 && trimmed.allSatisfy { $0.isNumber || "+-.eE".contains($0) }
+        if isNumberLike || ["true", "false", "yes", "no", "on", "off"].contains(trimmed.lowercased()) {
+            return "got '\(trimmed)'"
+        }
+        return "got a value of \(trimmed.count) characters"
+    }
+
     static func apiKeys(_ text: String, setting: String) throws(SettingError) -> [APIKey] {
         var keys: [APIKey] = []
         var seen = Set<APIKey>()
@@ -62,7 +73,7 @@ extension SettingSpec {
         guard let value = Int(text.trimmingWhitespace()), range.contains(value) else {
             throw SettingError(
                 setting: setting,
-                message: "must be a whole number in \(range.lowerBound)...\(range.upperBound), got '\(text.prefix(40))'"
+                message: "must be a whole number in \(range.lowerBound)...\(range.upperBound), \(Self.shown(text))"
             )
         }
         return value
@@ -73,7 +84,7 @@ extension SettingSpec {
             throw SettingError(
                 setting: setting,
                 message:
-                    "must be a number of seconds in \(range.lowerBound)...\(range.upperBound), got '\(text.prefix(40))'"
+                    "must be a number of seconds in \(range.lowerBound)...\(range.upperBound), \(Self.shown(text))"
             )
         }
         return .milliseconds(Int64((value * 1000).rounded()))
@@ -83,7 +94,7 @@ extension SettingSpec {
         switch text.trimmingWhitespace().lowercased() {
         case "true", "1", "yes", "on": return true
         case "false", "0", "no", "off", "": return false
-        default: throw SettingError(setting: setting, message: "must be true or false, got '\(text.prefix(40))'")
+        default: throw SettingError(setting: setting, message: "must be true or false, \(Self.shown(text))")
         }
     }
 

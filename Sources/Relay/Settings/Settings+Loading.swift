@@ -86,15 +86,50 @@ extension Settings {
         guard let members = document.objectMembers else {
             throw SettingError(setting: "config", source: path, message: "must be a JSON object of settings")
         }
-        return members.map { name, value in
-            switch value {
-            case .string(let text): (name, text)
-            case .null: (name, "")
-            case .bool(let flag): (name, flag ? "true" : "false")
-            case .number(let text): (name, text)
-            case .array(let items): (name, items.map { $0.stringValue ?? $0.serialized }.joined(separator: "\n"))
-            case .object: (name, value.serialized)
+        var values: [(String, String)] = []
+        for (name, value) in members {
+            values.append((name, try Self.configText(name: name, value: value, source: path)))
+        }
+        return values
+    }
+
+    /// Settings whose value is a JSON document (or `@path` to one).
+    static let documentSettings: Set<String> = ["rate_limits", "vertex_rate_limits", "unknown_model_limits"]
+    /// Settings whose value is a list (a JSON array of strings, or one comma/newline-separated string).
+    static let listSettings: Set<String> = ["api_keys", "vertex_api_keys", "allowed_tokens", "paid_models"]
+
+    /// The text form of one config-file value, refusing a JSON type the setting cannot take.
+    static func configText(name: String, value: JSONValue, source: String) throws(SettingError) -> String {
+        func refuse(_ expected: String) -> SettingError {
+            SettingError(setting: name, source: source, message: "must be \(expected)")
+        }
+        guard SettingSpec.named(name) != nil else { return value.stringValue ?? value.serialized }
+        switch value {
+        case .string(let text):
+            return text
+        case .null:
+            return ""
+        case .object:
+            guard Self.documentSettings.contains(name) else { throw refuse("a string, a number or a boolean") }
+            return value.serialized
+        case .array(let items):
+            guard Self.listSettings.contains(name) else { throw refuse("a single value, not a list") }
+            var entries: [String] = []
+            for item in items {
+                guard let text = item.stringValue else { throw refuse("a list of strings") }
+                entries.append(text)
             }
+            return entries.joined(separator: "\n")
+        case .bool(let flag):
+            guard !Self.listSettings.contains(name), !Self.documentSettings.contains(name) else {
+                throw refuse(Self.listSettings.contains(name) ? "a string or a list of strings" : "a JSON object")
+            }
+            return flag ? "true" : "false"
+        case .number(let text):
+            guard !Self.listSettings.contains(name), !Self.documentSettings.contains(name) else {
+                throw refuse(Self.listSettings.contains(name) ? "a string or a list of strings" : "a JSON object")
+            }
+            return text
         }
     }
 }
