@@ -10,32 +10,14 @@ extension PostgresStore {
         // Hex hashes need no quoting, so the array literal can be built by hand; it is bound as
         // one parameter, which keeps one prepared statement for any number of keys.
         let hashArray = "{" + keys.map(\.secret.hash).joined(separator: ",") + "}"
-        let upserts: [[PostgresValue]] = keys.map { key in
-            [
-                PostgresValue(kind.rawValue), PostgresValue(key.secret.revealedForUpstream),
-                PostgresValue(key.secret.hash), PostgresValue(key.secret.fingerprint.description),
-                PostgresValue(key.label), PostgresValue(key.isPaid), PostgresValue(now),
-            ]
-        }
+        let upserts = Self.upsertParameters(keys, kind: kind, now: now)
         let removal = [PostgresValue(now), PostgresValue(kind.rawValue), PostgresValue(hashArray)]
 
         return try await self.pool.perform("sync keys") { connection throws(StoreError) in
             try connection.transaction { () throws(StoreError) -> [KeyRecord] in
-                // Upsert by hash: a key removed and added again keeps its id, so its usage rows
-                // (today's counts) and its health come back with it.
                 for params in upserts {
                     try connection.execute(
-                        """
-                        INSERT INTO api_keys AS k (kind, secret, secret_hash, fingerprint, label, is_paid, added_at)
-                        VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::boolean, $7::timestamptz)
-                        ON CONFLICT (secret_hash) DO UPDATE SET
-                            kind = excluded.kind,
-                            secret = excluded.secret,
-                            fingerprint = excluded.fingerprint,
-                            label = excluded.label,
-                            is_paid = excluded.is_paid,
-                            removed_at = NULL
-                        """,
+                        Self.upsertKeySQL,
                         params
                     )
                 }
@@ -48,6 +30,57 @@ extension PostgresStore {
                 )
                 return try connection.query(Self.selectKeysSQL).map(Self.keyRecord)
             }
+        }
+    }
+
+    /// Upsert by hash: a key removed and added again keeps its id, so its usage rows (today's
+    /// counts) and its health come back with it.
+    static let upsertKeySQL = """
+        INSERT INTO api_keys AS k (kind, secret, secret_hash, fingerprint, label, is_paid, added_at)
+        VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::boolean, $7::timestamptz)
+        ON CONFLICT (secret_hash) DO UPDATE SET
+            kind = excluded.kind,
+            secret = excluded.secret,
+            fingerprint = excluded.fingerprint,
+            label = excluded.label,
+            is_paid = excluded.is_paid,
+            removed_at = NULL
+        """
+
+    static func upsertParameters(_ keys: [ConfiguredKey], kind: KeyKind, now: Date) -> [[PostgresValue]] {
+        keys.map { key in
+            [
+                PostgresValue(kind.rawValue), PostgresValue(key.secret.revealedForUpstream),
+                PostgresValue(key.secret.hash), PostgresValue(key.secret.fingerprint.description),
+                PostgresValue(key.label), PostgresValue(key.isPaid), PostgresValue(now),
+            ]
+        }
+    }
+
+    /// Upserts `keys` (restoring removed ones with their id and counters) and leaves every other
+    /// key alone; returns the given keys as stored. Each change is announced to the fleet.
+    public func addKeys(_ keys: [ConfiguredKey], kind: KeyKind, at now: Date) async throws(StoreError) -> [KeyRecord] {
+        let upserts = Self.upsertParameters(keys, kind: kind, now: now)
+        let hashes = Set(keys.map(\.secret.hash))
+        return try await self.pool.perform("add keys") { connection throws(StoreError) in
+            try connection.transaction { () throws(StoreError) -> [KeyRecord] in
+                for params in upserts {
+                    try connection.execute(Self.upsertKeySQL, params)
+                }
+                return try connection.query(Self.selectKeysSQL).map(Self.keyRecord)
+                    .filter { hashes.contains($0.secret.hash) }
+            }
+        }
+    }
+
+    /// Marks one key removed (soft: its rows and history stay). False when no such key is in use.
+    public func removeKey(id: Int64, at now: Date) async throws(StoreError) -> Bool {
+        let params = [PostgresValue(now), PostgresValue(id)]
+        return try await self.pool.perform("remove key") { connection throws(StoreError) in
+            try connection.execute(
+                "UPDATE api_keys SET removed_at = $1::timestamptz WHERE id = $2::bigint AND removed_at IS NULL",
+                params
+            ) > 0
         }
     }
 

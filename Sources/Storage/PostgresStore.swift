@@ -122,6 +122,21 @@ public final class PostgresStore: FleetStore {
         return report
     }
 
+    public func verifySchema() async throws(StoreError) {
+        let runner: MigrationRunner
+        if let directory = self.migrationsDirectory {
+            runner = try MigrationRunner(directory: directory)
+        } else {
+            runner = try MigrationRunner.bundled(resource: "PostgresSQL")
+        }
+        try await self.pool.perform("verify schema") { connection throws(StoreError) in
+            try connection.executeScript(Self.createSchemaMigrations)
+            guard try runner.pending(applied: Self.appliedMigrations(connection)).isEmpty else {
+                throw StoreError(.schemaBehind, operation: "verify schema")
+            }
+        }
+    }
+
     private static func apply(
         _ runner: MigrationRunner,
         on connection: PostgresConnection,

@@ -10,10 +10,23 @@ public protocol UsageStore: Sendable {
     /// Creates the schema or brings it up to date. Safe to call on every start.
     func migrate() async throws(StoreError) -> MigrationReport
 
+    /// Checks the schema without changing it.
+    /// - Throws: `.schemaTooNew` for a schema newer than this build, `.schemaBehind` when
+    ///   migrations are pending, `.checksumMismatch` for a changed applied file.
+    func verifySchema() async throws(StoreError)
+
     /// Upserts the configured keys by the hash of their secret (a key removed and added again gets
     /// its old id and counters back) and returns every key that is not removed.
     /// Keys of `kind` that are stored but not in `keys` are marked removed (soft; history stays).
     func syncKeys(_ keys: [ConfiguredKey], kind: KeyKind, at now: Date) async throws(StoreError) -> [KeyRecord]
+
+    /// Upserts `keys` (restoring removed ones with their id and counters), leaving every other key
+    /// alone, and returns the given keys as stored. For keys added at run time (admin API).
+    func addKeys(_ keys: [ConfiguredKey], kind: KeyKind, at now: Date) async throws(StoreError) -> [KeyRecord]
+
+    /// Marks one key removed (soft: its usage rows and history stay, and adding the same secret
+    /// again restores it). Returns false when no key with that id is in use.
+    func removeKey(id: Int64, at now: Date) async throws(StoreError) -> Bool
 
     /// Every key that is not removed, with its health.
     func loadKeys() async throws(StoreError) -> [KeyRecord]
@@ -203,6 +216,10 @@ public protocol FleetStore: UsageStore {
 
     /// Removes the instance's row (on shutdown). Removing a missing row is not an error.
     func deregisterInstance(id: String) async throws(StoreError)
+
+    /// Writes `values` (name → JSON text) only when the settings table is empty, atomically, so
+    /// instances starting together seed it once. Returns whether this call seeded it.
+    func seedSettings(_ values: [String: String], by actor: String) async throws(StoreError) -> Bool
 
     /// One row, to refresh the cache after a notification names it; nil when it does not exist.
     func loadRow(_ id: UsageRowID) async throws(StoreError) -> UsageRow?

@@ -98,6 +98,8 @@ public struct Settings: Sendable {
     public var keyCheckIntervalSeconds = 3600
     /// `request_log_retention_days`, default 30.
     public var requestLogRetentionDays = 30
+    /// Names set by the config file, the environment or flags (not left at their default).
+    public internal(set) var explicitlySet: Set<String> = []
 
     public init() {}
 
