@@ -220,7 +220,7 @@ package final class PostgresConnection: @unchecked Sendable {
     /// The store's code for a SQLSTATE: class 08 and admin/crash shutdowns are a lost connection,
     /// integrity violations (class 23), serialization failures, deadlocks and lock timeouts a
     /// conflict, anything else a database error.
-    static func code(sqlState: String?, connectionBroken: Bool) -> StoreError.Code {
+    package static func code(sqlState: String?, connectionBroken: Bool) -> StoreError.Code {
         if connectionBroken { return .connectionLost }
         guard let state = sqlState else { return .database }
         if state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state) { return .connectionLost }
