@@ -84,8 +84,10 @@ final class ChangeRecorder: Sendable {
                     INSERT INTO api_keys (kind, secret, secret_hash, fingerprint)
                     VALUES ('gemini', $1::text, $2::text, $3::text) RETURNING id
                     """,
-                    [PostgresValue(secret.revealedForUpstream), PostgresValue(secret.hash),
-                     PostgresValue(secret.fingerprint.description)]
+                    [
+                        PostgresValue(secret.revealedForUpstream), PostgresValue(secret.hash),
+                        PostgresValue(secret.fingerprint.description),
+                    ]
                 )
             }
             let keyID = try #require(inserted.first?["id"].int64)

@@ -10,7 +10,11 @@ import Testing
 
     /// Adds one gemini key through `store` and returns its row for `model`.
     static func row(on store: PostgresStore, key: Int = 1, model: String = Self.model) async throws -> UsageRowID {
-        let keys = try await store.syncKeys([ConfiguredKey(secret: UsageStoreConformance.key(key))], kind: .gemini, at: Date())
+        let keys = try await store.syncKeys(
+            [ConfiguredKey(secret: UsageStoreConformance.key(key))],
+            kind: .gemini,
+            at: Date()
+        )
         let keyID = try #require(keys.first { $0.secret == UsageStoreConformance.key(key) }?.id)
         return UsageRowID(model: model, keyID: keyID)
     }
@@ -32,7 +36,9 @@ import Testing
                 for store in stores {
                     for _ in 0..<60 {
                         group.addTask {
-                            let result = try await store.reserve(ReservationRequest(row: row, limits: limits, now: Date()))
+                            let result = try await store.reserve(
+                                ReservationRequest(row: row, limits: limits, now: Date())
+                            )
                             return Self.isReserved(result) ? 1 : 0
                         }
                     }
@@ -132,7 +138,9 @@ import Testing
                 let history = try await fixture.dailyUsage(day: "2026-08-20", row: id)
                 #expect(history == DailyUsage(requests: 1, inputTokens: 10, totalTokens: 20, errors: 0, rateLimited: 0))
             }
-            let logs = try await fixture.sql("SELECT request_id FROM request_log").compactMap { $0["request_id"].string }
+            let logs = try await fixture.sql("SELECT request_id FROM request_log").compactMap {
+                $0["request_id"].string
+            }
             #expect(logs == ["new"])
             let instances = try await fixture.sql("SELECT id FROM instances").compactMap { $0["id"].string }
             #expect(instances == ["fresh"])
@@ -172,7 +180,9 @@ import Testing
             let store = try await fixture.openPostgresStore(poolSize: 1)
             try await store.registerInstance(id: "relay-1", host: "host-a", version: "0.1.0")
             try await store.heartbeat(instanceID: "relay-1")
-            let rows = try await fixture.sql("SELECT host, version, heartbeat_at >= started_at AS ordered FROM instances")
+            let rows = try await fixture.sql(
+                "SELECT host, version, heartbeat_at >= started_at AS ordered FROM instances"
+            )
             #expect(rows.count == 1)
             #expect(rows.first?["host"].string == "host-a" && rows.first?["ordered"].bool == true)
 

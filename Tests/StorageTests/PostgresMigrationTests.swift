@@ -6,9 +6,10 @@ import Testing
 
 /// The bundled PostgreSQL migrations (no server needed).
 @Suite struct PostgresMigrationFileTests {
-    static let expectedNames = MigrationRunnerTests.expectedNames + [
-        "0005_create_request_log", "0006_create_instances", "0007_notify_config_changes",
-    ]
+    static let expectedNames =
+        MigrationRunnerTests.expectedNames + [
+            "0005_create_request_log", "0006_create_instances", "0007_notify_config_changes",
+        ]
 
     /// `SQL/postgres/migrations` of the checkout these tests were built from.
     static let sourceDirectory = MigrationRunnerTests.sourceDirectory
@@ -87,7 +88,12 @@ import Testing
                 at: try MigrationRunner.bundledDirectory(resource: "PostgresSQL"),
                 to: copy
             )
-            let store = try await PostgresStore(url: fixture.url, logger: .silent, poolSize: 1, migrationsDirectory: copy)
+            let store = try await PostgresStore(
+                url: fixture.url,
+                logger: .silent,
+                poolSize: 1,
+                migrationsDirectory: copy
+            )
             _ = try await store.migrate()
             await store.close()
 
