@@ -138,7 +138,9 @@ package final class PostgresConnection: @unchecked Sendable {
 
     // MARK: - Private
 
-    private func run(_ sql: String, _ params: [PostgresValue], retried: Bool = false) throws(StoreError) -> OpaquePointer {
+    private func run(_ sql: String, _ params: [PostgresValue], retried: Bool = false) throws(StoreError)
+        -> OpaquePointer
+    {
         let handle = try self.liveHandle()
         let name = try self.preparedName(for: sql, on: handle)
 
@@ -213,14 +215,17 @@ package final class PostgresConnection: @unchecked Sendable {
     private func failure(_ result: OpaquePointer?) -> StoreError {
         let state = result.flatMap { PQresultErrorField($0, keyrelay_pq_diag_sqlstate()) }.map { String(cString: $0) }
         let isBroken = self.handle.map { PQstatus($0) == CONNECTION_BAD } ?? true
-        return StoreError(Self.code(sqlState: state, connectionBroken: isBroken), operation: self.operation,
-                          nativeCode: state ?? (isBroken ? "connection bad" : nil))
+        return StoreError(
+            Self.code(sqlState: state, connectionBroken: isBroken),
+            operation: self.operation,
+            nativeCode: state ?? (isBroken ? "connection bad" : nil)
+        )
     }
 
     /// The store's code for a SQLSTATE: class 08 and admin/crash shutdowns are a lost connection,
     /// integrity violations (class 23), serialization failures, deadlocks and lock timeouts a
     /// conflict, anything else a database error.
-    static func code(sqlState: String?, connectionBroken: Bool) -> StoreError.Code {
+    package static func code(sqlState: String?, connectionBroken: Bool) -> StoreError.Code {
         if connectionBroken { return .connectionLost }
         guard let state = sqlState else { return .database }
         if state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state) { return .connectionLost }
@@ -236,7 +241,8 @@ package final class PostgresConnection: @unchecked Sendable {
         for row in 0..<PQntuples(result) {
             var columns: [String: PostgresCell] = [:]
             for column in 0..<columnCount {
-                let text = PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
+                let text =
+                    PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
                 columns[names[Int(column)]] = PostgresCell(text: text)
             }
             rows.append(PostgresRow(columns: columns))

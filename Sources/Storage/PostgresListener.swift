@@ -140,7 +140,11 @@ package final class PostgresListener: Sendable {
     private func openListening() -> OpaquePointer? {
         let handle: OpaquePointer
         do {
-            handle = try PostgresConnection.open(url: self.url, applicationName: "keyrelay-listener", operation: "listen")
+            handle = try PostgresConnection.open(
+                url: self.url,
+                applicationName: "keyrelay-listener",
+                operation: "listen"
+            )
         } catch {
             self.logger.debug("listener could not connect", ["store.error": error.description])
             return nil

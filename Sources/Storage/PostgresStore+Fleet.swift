@@ -76,6 +76,7 @@ extension PostgresStore {
         }
     }
 
+    /// Deletes the instance's row; a missing row is not an error.
     public func deregisterInstance(id: String) async throws(StoreError) {
         try await self.pool.perform("deregister instance") { connection throws(StoreError) in
             try connection.execute("DELETE FROM instances WHERE id = $1::text", [PostgresValue(id)])

@@ -70,7 +70,8 @@ public final class PostgresStore: FleetStore {
     }
 
     /// Stops the change feed (finishing its streams) and closes every connection; later calls
-    /// throw `StoreError.Code.closed`. Idempotent.
+    /// throw `StoreError.Code.closed`. Idempotent. Call it before dropping the store: the
+    /// listening thread, once started by `changes()`, runs until then.
     public func close() async {
         await self.listener.stop()
         await self.pool.close()
@@ -154,7 +155,10 @@ public final class PostgresStore: FleetStore {
                 do throws(StoreError) {
                     try connection.executeScript(file.sql)
                 } catch {
-                    logger.error("migration failed", ["migration": file.name, "store.detail": connection.lastErrorMessage])
+                    logger.error(
+                        "migration failed",
+                        ["migration": file.name, "store.detail": connection.lastErrorMessage]
+                    )
                     throw error
                 }
                 try connection.execute(

@@ -33,6 +33,8 @@ package struct PostgresCell: Sendable, Hashable {
     /// The text form; nil is SQL NULL.
     package var text: String?
 
+    package init(text: String?) { self.text = text }
+
     package var isNull: Bool { self.text == nil }
     package var string: String? { self.text }
     package var int64: Int64? { self.text.flatMap { Int64($0) } }
@@ -65,7 +67,11 @@ enum PostgresTimestamp {
 
     /// `YYYY-MM-DD HH:MM:SS.ffffff+00`, rounded to the nearest microsecond.
     static func format(_ date: Date) -> String {
-        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        // Whole seconds and the fraction apart: the fraction is exact in a Double, so rounding
+        // it to microseconds does not suffer from the product's rounding at large magnitudes.
+        let interval = date.timeIntervalSince1970
+        let whole = interval.rounded(.down)
+        let micros = Int64(whole) * 1_000_000 + Int64(((interval - whole) * 1_000_000).rounded())
         let days = Self.floorDivide(micros, Self.microsPerDay)
         let inDay = micros - days * Self.microsPerDay
         let (year, month, day) = Self.civil(fromDays: days)
@@ -132,8 +138,7 @@ enum PostgresTimestamp {
 
         let days = Self.days(fromCivil: year, month, day)
         let local = ((days * 24 + hour) * 60 + minute) * 60 + second
-        let utcMicros = (local - offsetSeconds) * 1_000_000 + micros
-        return Date(timeIntervalSince1970: Double(utcMicros) / 1_000_000)
+        return Date(timeIntervalSince1970: Double(local - offsetSeconds) + Double(micros) / 1_000_000)
     }
 
     // Days since 1970-01-01 in the proleptic Gregorian calendar, from the standard
