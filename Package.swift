@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "keyrelay", targets: ["keyrelay"])
     ],
     targets: [
+        .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(
@@ -25,8 +26,8 @@ let package = Package(
         ),
         .target(
             name: "Storage",
-            dependencies: ["KeyPool", "Logging", "CSQLite"],
-            resources: [.copy("Migrations")]
+            dependencies: ["KeyPool", "Logging", "CSQLite", "CPostgres"],
+            resources: [.copy("Migrations"), .copy("PostgresSQL")]
         ),
         .target(name: "Upstream", dependencies: ["Logging", "CCurl"]),
         .target(name: "HTTPServer", dependencies: ["Logging", "CMicroHTTPD"]),

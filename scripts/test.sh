@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian machine to a full test run: installs missing system packages,
 # builds, runs the Swift test suites (unit, store, live sockets), then the integration tests
-# that drive the relay with the official google-genai Python SDK against the simulator.
+# that drive the relay with the official google-genai Python SDK against the simulator. Both test
+# runs get a throwaway PostgreSQL (scripts/with-postgres.sh), so the PostgreSQL store is tested too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 
 scripts/setup.sh --test
 swift build --build-tests
-swift test --skip-build
+scripts/with-postgres.sh swift test --skip-build
 
 venv=.build/venv
 if [[ ! -x "$venv/bin/pytest" ]]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check -r Tests/Integration/requirements.txt
 fi
-KEYRELAY_BINARY="$(swift build --show-bin-path)/keyrelay" "$venv/bin/pytest" -q Tests/Integration
+KEYRELAY_BINARY="$(swift build --show-bin-path)/keyrelay" scripts/with-postgres.sh "$venv/bin/pytest" -q Tests/Integration

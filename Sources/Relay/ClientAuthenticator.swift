@@ -8,7 +8,7 @@ struct ClientAuthenticator: Sendable {
 
     init(clients: [ClientToken]) {
         var labels: [String: String] = [:]
-        for client in clients { labels[SHA256.hex(of: client.token)] = client.label }
+        for client in clients { labels[client.tokenHash] = client.label }
         self.labelsByHash = labels
     }
 

@@ -38,12 +38,19 @@ final class KeyLedger: Sendable {
         self.logger = logger
     }
 
-    /// Replaces the key list and the rows from the store.
-    func load(keys: [KeyRecord], rows: [UsageRow]) {
-        self.state.withLock { state in
-            state.matrix.setKeys(keys)
-            state.matrix.replaceRows(rows)
-        }
+    /// Replaces the key list (rows of keys no longer listed are dropped).
+    func load(keys: [KeyRecord]) {
+        self.state.withLock { $0.matrix.setKeys(keys) }
+    }
+
+    /// Replaces the rows with a snapshot from the store (never moving a row's windows back).
+    func load(rows: [UsageRow]) {
+        self.state.withLock { $0.matrix.replaceRows(rows) }
+    }
+
+    /// Refreshes one row.
+    func load(row: UsageRow) {
+        self.state.withLock { $0.matrix.apply(row) }
     }
 
     var keys: [KeyRecord] { self.state.withLock { Array($0.matrix.keys.values) } }

@@ -63,6 +63,7 @@ extension Relay {
                     return APIError.noActiveKey().response(requestID: requestID)
                 case .storeFailed(let error):
                     logger.error("store unreachable", ["error": "\(error)"])
+                    self.isStoreReachable.store(false, ordering: .relaxed)
                     return APIError.storeUnavailable().response(requestID: requestID)
                 }
             } else {

@@ -10,14 +10,20 @@ import Upstream
 /// counts what the key spent and fails over (DESIGN.md §3–4, §7).
 public final class Relay: HTTPHandler {
     private let configuration: Mutex<RelayConfiguration>
+    /// The settings this process was started with (file, environment, flags); in a fleet the
+    /// store's pool settings are applied over them.
+    let baseSettings: Settings
     let ledger: KeyLedger
     let store: any UsageStore
     let upstream: UpstreamClient
     let clock: any WallClock
     let logger: Logger
-    private let phase = Atomic<Int>(Phase.starting.rawValue)
+    let phase = Atomic<Int>(Phase.starting.rawValue)
+    /// False while the store is unreachable: `/health` answers 503 so load balancers look elsewhere.
+    let isStoreReachable = Atomic<Bool>(true)
+    let fleet = Mutex<FleetCoordinator?>(nil)
 
-    private enum Phase: Int {
+    enum Phase: Int {
         case starting, ready, draining
     }
 
@@ -29,6 +35,7 @@ public final class Relay: HTTPHandler {
         logger: Logger
     ) {
         self.configuration = Mutex(RelayConfiguration(settings: settings))
+        self.baseSettings = settings
         self.store = store
         self.upstream = upstream
         self.clock = clock
@@ -48,51 +55,14 @@ public final class Relay: HTTPHandler {
 
     /// Puts new settings in force for every request that starts from now on.
     public func apply(_ settings: Settings) {
-        let next = RelayConfiguration(settings: settings)
+        let next = RelayConfiguration(settings: settings, extraSecrets: self.knownSecrets(settings))
         self.configuration.withLock { $0 = next }
     }
 
-    /// Brings the store up to date, writes the configured keys and pool settings to it, loads the
-    /// usage matrix and starts answering `/health` with 200.
-    public func start() async throws(StoreError) {
-        let report = try await self.store.migrate()
-        if !report.applied.isEmpty {
-            self.logger.info(
-                "migrations applied",
-                ["count": "\(report.applied.count)", "version": "\(report.currentVersion)"]
-            )
-        }
-
-        let now = self.clock.now()
-        var gemini = self.settings.keys.gemini.map { ConfiguredKey(secret: $0) }
-        if let paid = self.settings.keys.paid {
-            gemini.append(ConfiguredKey(secret: paid, label: "paid", isPaid: true))
-        }
-        _ = try await self.store.syncKeys(gemini, kind: .gemini, at: now)
-        _ = try await self.store.syncKeys(
-            self.settings.keys.vertex.map { ConfiguredKey(secret: $0) },
-            kind: .vertex,
-            at: now
-        )
-        // One instance on SQLite: the file and environment win at start (DESIGN.md §8).
-        try await self.store.saveSettings(self.settings.storedPoolSettings, by: "startup", at: now)
-
-        let keys = try await self.store.loadKeys()
-        self.ledger.load(keys: keys, rows: try await self.store.snapshot())
-        let active = keys.filter(\.isActive).count
-        self.logger.info("key pool loaded", ["keys.active": "\(active)", "keys.total": "\(keys.count)"])
-        self.ledger.records.start()
-        self.phase.store(Phase.ready.rawValue, ordering: .releasing)
-    }
-
-    /// Writes usage records still waiting in the batch (history and tokens) to the store.
-    public func flushUsageRecords() async {
-        await self.ledger.records.flush()
-    }
-
-    /// Stops the background writers after flushing them; call after the server has drained.
-    public func shutdown() async {
-        await self.ledger.records.stop()
+    /// Every secret worth scrubbing: the given settings', those this process started with, and
+    /// every key of the pool (keys added at run time included).
+    private func knownSecrets(_ settings: Settings) -> [String] {
+        self.baseSettings.allSecrets + self.ledger.keys.map(\.secret.revealedForUpstream)
     }
 
     /// Stops answering `/health` with 200 so load balancers move traffic away before shutdown.
@@ -100,7 +70,9 @@ public final class Relay: HTTPHandler {
         self.phase.store(Phase.draining.rawValue, ordering: .releasing)
     }
 
-    public var isReady: Bool { self.phase.load(ordering: .acquiring) == Phase.ready.rawValue }
+    public var isReady: Bool {
+        self.phase.load(ordering: .acquiring) == Phase.ready.rawValue && self.isStoreReachable.load(ordering: .relaxed)
+    }
 
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
         let requestID = Self.makeRequestID()
@@ -200,9 +172,9 @@ final class RelayConfiguration: Sendable {
     let scrubber: SecretScrubber
     let authenticator: ClientAuthenticator
 
-    init(settings: Settings) {
+    init(settings: Settings, extraSecrets: [String] = []) {
         self.settings = settings
-        self.scrubber = SecretScrubber(secrets: settings.allSecrets)
+        self.scrubber = SecretScrubber(secrets: settings.allSecrets + extraSecrets)
         self.authenticator = ClientAuthenticator(clients: settings.access.clients)
     }
 }

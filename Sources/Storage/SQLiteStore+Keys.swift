@@ -9,36 +9,15 @@ extension SQLiteStore {
         // Hex hashes need no escaping, so the JSON array can be built by hand; it is bound as one
         // parameter and unpacked by json_each, which keeps one cached statement for any count.
         let hashList = "[" + keys.map { "\"\($0.secret.hash)\"" }.joined(separator: ",") + "]"
-        let upserts: [[String: SQLiteValue]] = keys.map { key in
-            [
-                "kind": .text(kind.rawValue), "secret": .text(key.secret.revealedForUpstream),
-                "secret_hash": .text(key.secret.hash), "fingerprint": .text(key.secret.fingerprint.description),
-                "label": SQLiteValue(key.label), "is_paid": SQLiteValue(key.isPaid), "now": SQLiteValue(now),
-            ]
-        }
+        let upserts = Self.upsertBindings(keys, kind: kind, now: now)
         let removal: [String: SQLiteValue] = [
             "kind": .text(kind.rawValue), "hashes": .text(hashList), "now": SQLiteValue(now),
         ]
 
         return try await self.database.perform("sync keys") { connection throws(StoreError) in
             try connection.transaction { () throws(StoreError) -> [KeyRecord] in
-                // Upsert by hash: a key removed and added again keeps its id, so its usage rows
-                // (today's counts) and its health come back with it.
                 for bindings in upserts {
-                    try connection.execute(
-                        """
-                        INSERT INTO api_keys (kind, secret, secret_hash, fingerprint, label, is_paid, added_at)
-                        VALUES (:kind, :secret, :secret_hash, :fingerprint, :label, :is_paid, :now)
-                        ON CONFLICT (secret_hash) DO UPDATE SET
-                            kind = excluded.kind,
-                            secret = excluded.secret,
-                            fingerprint = excluded.fingerprint,
-                            label = excluded.label,
-                            is_paid = excluded.is_paid,
-                            removed_at = NULL
-                        """,
-                        bindings
-                    )
+                    try connection.execute(Self.upsertKeySQL, bindings)
                 }
                 try connection.execute(
                     """
@@ -50,6 +29,57 @@ extension SQLiteStore {
                 )
                 return try connection.query(Self.selectKeysSQL).map(Self.keyRecord)
             }
+        }
+    }
+
+    /// Upserts `keys` (restoring removed ones with their id and counters) and leaves every other
+    /// key alone; returns the given keys as stored.
+    public func addKeys(_ keys: [ConfiguredKey], kind: KeyKind, at now: Date) async throws(StoreError) -> [KeyRecord] {
+        let upserts = Self.upsertBindings(keys, kind: kind, now: now)
+        let hashes = Set(keys.map(\.secret.hash))
+        return try await self.database.perform("add keys") { connection throws(StoreError) in
+            try connection.transaction { () throws(StoreError) -> [KeyRecord] in
+                for bindings in upserts {
+                    try connection.execute(Self.upsertKeySQL, bindings)
+                }
+                return try connection.query(Self.selectKeysSQL).map(Self.keyRecord)
+                    .filter { hashes.contains($0.secret.hash) }
+            }
+        }
+    }
+
+    /// Marks one key removed (soft: its rows and history stay). False when no such key is in use.
+    public func removeKey(id: Int64, at now: Date) async throws(StoreError) -> Bool {
+        let bindings: [String: SQLiteValue] = ["id": .integer(id), "now": SQLiteValue(now)]
+        return try await self.database.perform("remove key") { connection throws(StoreError) in
+            try connection.execute(
+                "UPDATE api_keys SET removed_at = :now WHERE id = :id AND removed_at IS NULL",
+                bindings
+            ) > 0
+        }
+    }
+
+    /// Upsert by hash: a key removed and added again keeps its id, so its usage rows (today's
+    /// counts) and its health come back with it.
+    static let upsertKeySQL = """
+        INSERT INTO api_keys (kind, secret, secret_hash, fingerprint, label, is_paid, added_at)
+        VALUES (:kind, :secret, :secret_hash, :fingerprint, :label, :is_paid, :now)
+        ON CONFLICT (secret_hash) DO UPDATE SET
+            kind = excluded.kind,
+            secret = excluded.secret,
+            fingerprint = excluded.fingerprint,
+            label = excluded.label,
+            is_paid = excluded.is_paid,
+            removed_at = NULL
+        """
+
+    static func upsertBindings(_ keys: [ConfiguredKey], kind: KeyKind, now: Date) -> [[String: SQLiteValue]] {
+        keys.map { key in
+            [
+                "kind": .text(kind.rawValue), "secret": .text(key.secret.revealedForUpstream),
+                "secret_hash": .text(key.secret.hash), "fingerprint": .text(key.secret.fingerprint.description),
+                "label": SQLiteValue(key.label), "is_paid": SQLiteValue(key.isPaid), "now": SQLiteValue(now),
+            ]
         }
     }
 

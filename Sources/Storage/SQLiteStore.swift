@@ -71,6 +71,22 @@ public final class SQLiteStore: UsageStore {
         return report
     }
 
+    public func verifySchema() async throws(StoreError) {
+        let directory = self.migrationsDirectory
+        try await self.database.perform("verify schema") { connection throws(StoreError) in
+            let runner: MigrationRunner
+            if let directory {
+                runner = try MigrationRunner(directory: directory)
+            } else {
+                runner = try MigrationRunner.bundled()
+            }
+            try connection.executeScript(Self.createSchemaMigrations)
+            guard try runner.pending(applied: Self.appliedMigrations(connection)).isEmpty else {
+                throw StoreError(.schemaBehind, operation: "verify schema")
+            }
+        }
+    }
+
     private static let createSchemaMigrations = """
         CREATE TABLE IF NOT EXISTS schema_migrations (
             version INTEGER PRIMARY KEY,

@@ -15,6 +15,8 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible, Cu
         public static let checksumMismatch = Code("checksum mismatch")
         /// The database's schema is newer than this build knows.
         public static let schemaTooNew = Code("schema too new")
+        /// Migrations are pending and the caller asked not to apply them (`keyrelay migrate` does).
+        public static let schemaBehind = Code("schema not migrated")
         /// A row or key the operation names does not exist.
         public static let notFound = Code("not found")
         /// The database answered with an error not listed above.

@@ -10,10 +10,23 @@ public protocol UsageStore: Sendable {
     /// Creates the schema or brings it up to date. Safe to call on every start.
     func migrate() async throws(StoreError) -> MigrationReport
 
+    /// Checks the schema without changing it.
+    /// - Throws: `.schemaTooNew` for a schema newer than this build, `.schemaBehind` when
+    ///   migrations are pending, `.checksumMismatch` for a changed applied file.
+    func verifySchema() async throws(StoreError)
+
     /// Upserts the configured keys by the hash of their secret (a key removed and added again gets
     /// its old id and counters back) and returns every key that is not removed.
     /// Keys of `kind` that are stored but not in `keys` are marked removed (soft; history stays).
     func syncKeys(_ keys: [ConfiguredKey], kind: KeyKind, at now: Date) async throws(StoreError) -> [KeyRecord]
+
+    /// Upserts `keys` (restoring removed ones with their id and counters), leaving every other key
+    /// alone, and returns the given keys as stored. For keys added at run time (admin API).
+    func addKeys(_ keys: [ConfiguredKey], kind: KeyKind, at now: Date) async throws(StoreError) -> [KeyRecord]
+
+    /// Marks one key removed (soft: its usage rows and history stay, and adding the same secret
+    /// again restores it). Returns false when no key with that id is in use.
+    func removeKey(id: Int64, at now: Date) async throws(StoreError) -> Bool
 
     /// Every key that is not removed, with its health.
     func loadKeys() async throws(StoreError) -> [KeyRecord]
@@ -175,4 +188,61 @@ public struct MigrationReport: Sendable, Hashable {
         self.applied = applied
         self.currentVersion = currentVersion
     }
+}
+
+/// Operations a store shared by a fleet offers (PostgreSQL): housekeeping that one instance does
+/// for all, the change feed, and the instance registry for dashboards.
+public protocol FleetStore: UsageStore {
+    /// At a window boundary: tries `pg_try_advisory_xact_lock(<fixed key>)`; the holder zeroes
+    /// counters of closed windows (`minute_start` before the current minute, `day_start` before
+    /// the current quota day, both by the database's clock), clears expired exhaustion, deletes
+    /// `request_log` rows older than `retentionDays` and instances whose heartbeat is older than
+    /// 5 minutes, all in one transaction, then notifies `reset` when it changed something.
+    /// Returns `.skipped` when another instance holds the lock. Idempotent: a repeated run zeroes
+    /// nothing.
+    func runResets(retentionDays: Int) async throws(StoreError) -> ResetOutcome
+
+    /// Changes announced by any instance or by SQL edits. Each stream starts with `.resync` once
+    /// listening has begun and gets another `.resync` after the listener reconnects (changes in
+    /// between may have been missed): on `.resync`, reload settings, keys and the snapshot.
+    func changes() -> AsyncStream<StoreChange>
+
+    /// Adds (or refreshes) this instance's row in `instances`, started and seen now.
+    func registerInstance(id: String, host: String, version: String) async throws(StoreError)
+
+    /// Marks the instance as seen now.
+    /// - Throws: `.notFound` when the row is gone (a reset removed it as stale): register again.
+    func heartbeat(instanceID: String) async throws(StoreError)
+
+    /// Removes the instance's row (on shutdown). Removing a missing row is not an error.
+    func deregisterInstance(id: String) async throws(StoreError)
+
+    /// Writes `values` (name → JSON text) only when the settings table is empty, atomically, so
+    /// instances starting together seed it once. Returns whether this call seeded it.
+    func seedSettings(_ values: [String: String], by actor: String) async throws(StoreError) -> Bool
+
+    /// One row, to refresh the cache after a notification names it; nil when it does not exist.
+    func loadRow(_ id: UsageRowID) async throws(StoreError) -> UsageRow?
+}
+
+/// What `FleetStore.runResets` did.
+public enum ResetOutcome: Sendable, Hashable {
+    /// This instance held the lock; `rowsZeroed` usage rows had counters of a closed window.
+    case ran(rowsZeroed: Int)
+    /// Another instance was running the resets.
+    case skipped
+}
+
+/// One change announced on the fleet's change feed (`FleetStore.changes()`).
+public enum StoreChange: Sendable, Hashable {
+    /// A pool setting changed (inserted, updated or deleted): reload it.
+    case setting(String)
+    /// A key was added, changed (health, label, removal) or deleted: reload keys.
+    case key(Int64)
+    /// A usage row's exhaustion mark was set or changed: reload that row (`loadRow`).
+    case row(UsageRowID)
+    /// Counters of closed windows were zeroed: refresh the snapshot.
+    case reset
+    /// Anything may have changed (listening (re)started, or an unrecognised payload): reload all.
+    case resync
 }

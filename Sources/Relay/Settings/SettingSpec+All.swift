@@ -43,6 +43,11 @@ extension SettingSpec {
                 for (index, entry) in listEntries(text).enumerated() {
                     let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
                     let (label, token) = parts.count == 2 ? (parts[0], parts[1]) : ("client\(index + 1)", entry)
+                    if let hash = HashedSecret.storedHash(token) {
+                        // The stored form: the token is known only by its hash.
+                        clients.append(ClientToken(label: label, tokenHash: hash))
+                        continue
+                    }
                     guard !token.isEmpty, token.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }),
                         label.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F })
                     else {
@@ -55,9 +60,7 @@ extension SettingSpec {
                 }
                 settings.access.clients = clients
             },
-            show: { settings in
-                .array(settings.access.clients.map { .string("\($0.label):\(Fingerprint(secret: $0.token))") })
-            }
+            show: { settings in .array(settings.access.clients.map { .string($0.storedForm) }) }
         ),
         SettingSpec(
             name: "admin_token",
@@ -67,9 +70,9 @@ extension SettingSpec {
                 guard token.isEmpty || token.count >= 8 else {
                     throw SettingError(setting: "admin_token", message: "must be at least 8 characters")
                 }
-                settings.access.adminToken = token.isEmpty ? nil : token
+                settings.access.adminToken = token.isEmpty ? nil : HashedSecret(token)
             },
-            show: { $0.access.adminToken.map { .string(Fingerprint(secret: $0).description) } ?? .null }
+            show: { $0.access.adminToken.map { .string("sha256:\($0.hash)") } ?? .null }
         ),
     ]
 

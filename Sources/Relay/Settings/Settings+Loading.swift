@@ -51,6 +51,7 @@ extension Settings {
         }
         do {
             try spec.apply(text, &self)
+            self.explicitlySet.insert(name)
         } catch {
             var located = error
             located.source = source

@@ -28,7 +28,7 @@ public struct Settings: Sendable {
         /// `allowed_tokens`: client tokens, each `label:token` or a bare token.
         public var clients: [ClientToken] = []
         /// `admin_token`: opens the admin API (unset: the admin API is closed).
-        public var adminToken: String? = nil
+        public var adminToken: HashedSecret? = nil
     }
 
     /// Where and how to reach Google.
@@ -98,6 +98,8 @@ public struct Settings: Sendable {
     public var keyCheckIntervalSeconds = 3600
     /// `request_log_retention_days`, default 30.
     public var requestLogRetentionDays = 30
+    /// Names set by the config file, the environment or flags (not left at their default).
+    public internal(set) var explicitlySet: Set<String> = []
 
     public init() {}
 
@@ -108,8 +110,8 @@ public struct Settings: Sendable {
     public var allSecrets: [String] {
         var secrets = self.keys.gemini.map(\.revealedForUpstream) + self.keys.vertex.map(\.revealedForUpstream)
         if let paid = self.keys.paid { secrets.append(paid.revealedForUpstream) }
-        secrets += self.access.clients.map(\.token)
-        if let admin = self.access.adminToken { secrets.append(admin) }
+        secrets += self.access.clients.compactMap(\.token)
+        if let admin = self.access.adminToken?.secret { secrets.append(admin) }
         return secrets
     }
 
@@ -157,18 +159,62 @@ public struct Settings: Sendable {
     }
 }
 
-/// A client allowed to call the relay: a label for logs and metrics, and its secret token.
+/// A client allowed to call the relay: a label for logs and metrics, and its token — known in
+/// full when it came from the file or environment, or only as its SHA-256 when it came from the
+/// store (tokens are stored as hashes).
 public struct ClientToken: Sendable, Hashable, CustomStringConvertible {
     public var label: String
-    /// The secret; printed nowhere (`description` shows the label and fingerprint).
-    public let token: String
+    /// Lower-case hex SHA-256 of the token.
+    public let tokenHash: String
+    /// The token itself when this process was given it; printed nowhere.
+    public let token: String?
 
     public init(label: String, token: String) {
         self.label = label
         self.token = token
+        self.tokenHash = SHA256.hex(of: token)
     }
 
-    public var description: String { "\(self.label)(\(Fingerprint(secret: self.token)))" }
+    public init(label: String, tokenHash: String) {
+        self.label = label
+        self.token = nil
+        self.tokenHash = tokenHash
+    }
+
+    /// The stored form: `label:sha256:<hex>`.
+    public var storedForm: String { "\(self.label):sha256:\(self.tokenHash)" }
+
+    public var description: String { "\(self.label)(sha256:\(self.tokenHash.prefix(8)))" }
+}
+
+/// A secret given either in full or only as its SHA-256 (as stored): `sha256:<64 hex digits>`.
+public struct HashedSecret: Sendable, Hashable {
+    public let hash: String
+    public let secret: String?
+
+    /// Parses a stored `sha256:<hex>` form, or takes a raw secret and hashes it.
+    public init(_ text: String) {
+        if let hash = HashedSecret.storedHash(text) {
+            self.hash = hash
+            self.secret = nil
+        } else {
+            self.hash = SHA256.hex(of: text)
+            self.secret = text
+        }
+    }
+
+    /// The hex digest of a `sha256:<64 hex>` text, or nil.
+    static func storedHash(_ text: String) -> String? {
+        guard text.hasPrefix("sha256:") else { return nil }
+        let hex = text.dropFirst("sha256:".count)
+        guard hex.count == 64, hex.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return nil }
+        return String(hex)
+    }
+
+    /// True when `candidate` is this secret (compared by hash).
+    public func matches(_ candidate: String) -> Bool {
+        SHA256.hex(of: candidate).utf8.elementsEqual(self.hash.utf8)
+    }
 }
 
 /// `host:port` to listen on.

@@ -1,0 +1,135 @@
+import Foundation
+import KeyPool
+import Logging
+import Storage
+
+extension Relay {
+    /// How `start` treats the schema and the stored settings.
+    public struct StartOptions: Sendable {
+        /// Apply pending migrations (default); otherwise only refuse a schema newer than this build.
+        public var migrate = true
+        /// In a fleet, write this process's explicit pool settings to the store
+        /// (`keyrelay serve --apply-settings`).
+        public var applySettings = false
+        /// This instance's id in `instances` (fleet only).
+        public var instanceID = UUID().uuidString.lowercased()
+        public var version = "dev"
+
+        public init() {}
+    }
+
+    /// Brings the store up to date, writes the configured keys (and, on SQLite, the settings) to
+    /// it, loads the usage matrix and starts answering `/health` with 200. In a fleet it also
+    /// seeds or reads the shared settings and starts following the fleet's changes.
+    public func start(_ options: StartOptions = StartOptions()) async throws(StoreError) {
+        if options.migrate {
+            let report = try await self.store.migrate()
+            if !report.applied.isEmpty {
+                self.logger.info(
+                    "migrations applied",
+                    ["count": "\(report.applied.count)", "version": "\(report.currentVersion)"]
+                )
+            }
+        } else {
+            try await self.store.verifySchema()
+        }
+
+        let now = self.clock.now()
+        let settings = self.baseSettings
+        var gemini = settings.keys.gemini.map { ConfiguredKey(secret: $0) }
+        if let paid = settings.keys.paid {
+            gemini.append(ConfiguredKey(secret: paid, label: "paid", isPaid: true))
+        }
+        let vertex = settings.keys.vertex.map { ConfiguredKey(secret: $0) }
+
+        if let fleet = self.store as? any FleetStore {
+            // Keys given to one instance join the pool; removing one is done once, through the
+            // admin API or SQL, not by each instance's own list.
+            if !gemini.isEmpty { _ = try await self.store.addKeys(gemini, kind: .gemini, at: now) }
+            if !vertex.isEmpty { _ = try await self.store.addKeys(vertex, kind: .vertex, at: now) }
+            try await self.adoptFleetSettings(fleet, options: options)
+        } else {
+            _ = try await self.store.syncKeys(gemini, kind: .gemini, at: now)
+            _ = try await self.store.syncKeys(vertex, kind: .vertex, at: now)
+            // One instance on SQLite: the file and environment win at start (DESIGN.md §8).
+            try await self.store.saveSettings(settings.storedPoolSettings, by: "startup", at: now)
+        }
+
+        try await self.reloadKeys()
+        self.ledger.load(rows: try await self.store.snapshot())
+        let keys = self.ledger.keys
+        self.logger.info(
+            "key pool loaded",
+            ["keys.active": "\(keys.filter(\.isActive).count)", "keys.total": "\(keys.count)"]
+        )
+        self.ledger.records.start()
+
+        if let fleetStore = self.store as? any FleetStore {
+            try await fleetStore.registerInstance(
+                id: options.instanceID,
+                host: ProcessInfo.processInfo.hostName,
+                version: options.version
+            )
+            let coordinator = FleetCoordinator(relay: self, store: fleetStore, instanceID: options.instanceID)
+            self.fleet.withLock { $0 = coordinator }
+            coordinator.start()
+        }
+        self.phase.store(Phase.ready.rawValue, ordering: .releasing)
+    }
+
+    /// Stops following the fleet and writes pending usage records; call after the server drained.
+    public func shutdown() async {
+        let coordinator = self.fleet.withLock { fleet in
+            defer { fleet = nil }
+            return fleet
+        }
+        await coordinator?.stop()
+        await self.ledger.records.stop()
+    }
+
+    /// Writes usage records still waiting in the batch (history and tokens) to the store.
+    public func flushUsageRecords() async {
+        await self.ledger.records.flush()
+    }
+
+    /// Seeds an empty settings table with this process's pool settings, or (once seeded) takes
+    /// the stored ones as the truth, warning about explicit local values that differ.
+    private func adoptFleetSettings(_ fleet: any FleetStore, options: StartOptions) async throws(StoreError) {
+        let settings = self.baseSettings
+        if options.applySettings {
+            try await self.store.saveSettings(settings.explicitPoolSettings, by: "apply-settings", at: self.clock.now())
+            self.logger.info("settings applied to the fleet", ["count": "\(settings.explicitPoolSettings.count)"])
+        } else if try await fleet.seedSettings(settings.storedPoolSettings, by: "seed") {
+            self.logger.info("fleet settings seeded from this instance")
+        }
+        let stored = try await self.store.loadSettings()
+        for name in settings.differences(from: stored) {
+            self.logger.warning(
+                "local setting differs from the fleet's and is not applied; use keyrelay serve --apply-settings, "
+                    + "the admin API or SQL to change it",
+                ["setting": name]
+            )
+        }
+        self.applyStored(stored)
+    }
+
+    /// Puts the stored pool settings in force over this process's own.
+    func applyStored(_ stored: [String: String]) {
+        let (merged, problems) = self.baseSettings.applyingStored(stored)
+        for problem in problems { self.logger.warning("stored setting refused", ["problem": problem]) }
+        self.apply(merged)
+    }
+
+    /// Reloads the fleet's settings from the store.
+    func reloadSettings() async throws(StoreError) {
+        self.applyStored(try await self.store.loadSettings())
+        self.logger.info("settings reloaded")
+    }
+
+    /// Reloads the key list (health included) and rebuilds what depends on it.
+    func reloadKeys() async throws(StoreError) {
+        let keys = try await self.store.loadKeys()
+        self.ledger.load(keys: keys)
+        self.apply(self.settings)
+    }
+}
