@@ -75,6 +75,11 @@ CREATE DATABASE keyrelay_test OWNER keyrelay;
 SQL
 
 export KEYRELAY_TEST_DATABASE_URL="postgres://keyrelay:$password@127.0.0.1:$port/keyrelay_test"
+# Outage tests stop and start this same server (same port and data) with these commands.
+export KEYRELAY_TEST_PG_STOP="${as_postgres[*]} $bin/pg_ctl -D $root/data -m fast -w stop"
+export KEYRELAY_TEST_PG_START="${as_postgres[*]} $bin/pg_ctl -D $root/data -l $root/server.log -w -t 30 \
+start -o '-c listen_addresses=127.0.0.1 -p $port -k $root -c fsync=off -c full_page_writes=off \
+-c max_connections=400 -c shared_buffers=32MB'"
 status=0
 "$@" || status=$?
 exit "$status"

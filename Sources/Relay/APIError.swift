@@ -18,6 +18,14 @@ struct APIError: Error, Sendable {
         )
     }
 
+    static func adminUnauthenticated() -> APIError {
+        APIError(
+            status: 401,
+            googleStatus: "UNAUTHENTICATED",
+            message: "missing or invalid admin token: send 'Authorization: Bearer <admin_token>'"
+        )
+    }
+
     static func invalidArgument(_ message: String) -> APIError {
         APIError(status: 400, googleStatus: "INVALID_ARGUMENT", message: message)
     }

@@ -96,6 +96,12 @@ public final class Relay: HTTPHandler {
         }
 
         let configuration = self.configuration.withLock { $0 }
+        if case .admin(let adminRoute) = route {
+            guard self.isAdmin(request, settings: configuration.settings) else {
+                return APIError.adminUnauthenticated().response(requestID: requestID)
+            }
+            return await self.handleAdmin(adminRoute, request: request, requestID: requestID)
+        }
         guard let client = configuration.authenticator.authenticate(request) else {
             return APIError.unauthenticated().response(requestID: requestID)
         }
@@ -127,7 +133,7 @@ public final class Relay: HTTPHandler {
             } catch {
                 return error.response(requestID: requestID)
             }
-        case .health, .livez, .notFound, .methodNotAllowed:
+        case .health, .livez, .notFound, .methodNotAllowed, .admin:
             preconditionFailure("route answered above: \(route)")
         }
     }
@@ -137,6 +143,10 @@ public final class Relay: HTTPHandler {
         switch Route(method: head.method, path: head.path) {
         case .health, .livez, .notFound, .methodNotAllowed:
             return nil
+        case .admin:
+            let settings = self.configuration.withLock { $0.settings }
+            guard !self.isAdmin(head, settings: settings) else { return nil }
+            return APIError.adminUnauthenticated().response(requestID: Self.makeRequestID())
         default:
             let authenticator = self.configuration.withLock { $0.authenticator }
             guard authenticator.authenticate(head) == nil else { return nil }

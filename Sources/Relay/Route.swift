@@ -12,6 +12,8 @@ enum Route: Sendable, Equatable {
     case notImplemented(feature: String)
     case health
     case livez
+    /// `/admin/…`, answered with the admin token.
+    case admin(AdminRoute)
     /// A known path with the wrong method; `allowed` goes in the `Allow` header.
     case methodNotAllowed(allowed: String)
     /// A model name that failed validation.
@@ -26,7 +28,12 @@ enum Route: Sendable, Equatable {
         switch path {
         case "/health": self = method == "GET" || method == "HEAD" ? .health : .methodNotAllowed(allowed: "GET")
         case "/livez": self = method == "GET" || method == "HEAD" ? .livez : .methodNotAllowed(allowed: "GET")
-        default: self = Route.gemini(method: method, path: path)
+        default:
+            if path == "/admin" || path.hasPrefix("/admin/") {
+                self = AdminRoute.route(method: method, path: path)
+            } else {
+                self = Route.gemini(method: method, path: path)
+            }
         }
     }
 
@@ -77,4 +84,31 @@ enum GeminiMethod: String, Sendable, Equatable {
     var isMetered: Bool { self != .countTokens }
 
     var isStreaming: Bool { self == .streamGenerateContent }
+}
+
+/// The admin API (DESIGN.md §7), guarded by `admin_token`.
+enum AdminRoute: Sendable, Equatable {
+    case listKeys
+    case addKeys
+    case removeKey(id: Int64)
+    case showSettings
+
+    static func route(method: String, path: String) -> Route {
+        let segments = path.split(separator: "/").map(String.init)
+        switch segments {
+        case ["admin", "keys"]:
+            switch method {
+            case "GET": return .admin(.listKeys)
+            case "POST": return .admin(.addKeys)
+            default: return .methodNotAllowed(allowed: "GET, POST")
+            }
+        case _ where segments.count == 3 && segments[0] == "admin" && segments[1] == "keys":
+            guard let id = Int64(segments[2]), id > 0 else { return .notFound }
+            return method == "DELETE" ? .admin(.removeKey(id: id)) : .methodNotAllowed(allowed: "DELETE")
+        case ["admin", "settings"]:
+            return method == "GET" ? .admin(.showSettings) : .methodNotAllowed(allowed: "GET")
+        default:
+            return .notFound
+        }
+    }
 }

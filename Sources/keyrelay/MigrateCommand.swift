@@ -16,11 +16,7 @@ enum MigrateCommand {
         }
         let logger = settings.makeLogger(label: "migrate")
         do {
-            let store = try await SQLiteStore(
-                path: settings.server.databaseURL,
-                calendar: QuotaCalendar(timeZone: settings.pool.quotaTimeZone),
-                logger: logger
-            )
+            let store = try await ServeCommand.openStore(settings, logger: logger)
             let report = try await store.migrate()
             await store.close()
             print(

@@ -11,30 +11,35 @@ enum ServeCommand {
     static func run(_ arguments: [String]) async -> Int32 {
         let settings: Settings
         let warnings: [String]
+        var options = Relay.StartOptions()
+        options.version = KeyRelayCommand.version
         do {
-            let parsed = try SettingsArguments.parse(arguments)
+            let parsed = try SettingsArguments.parse(arguments, knownFlags: ["apply-settings", "no-migrate"])
             (settings, warnings) = try parsed.load(environment: ProcessInfo.processInfo.environment)
             try settings.validate()
+            options.applySettings = parsed.flags.contains("apply-settings")
+            options.migrate = !parsed.flags.contains("no-migrate")
         } catch {
             return KeyRelayCommand.fail("\(error)", status: 78)
         }
         let logger = settings.makeLogger(label: "relay")
         for warning in warnings { logger.warning("settings: \(warning)") }
-        return await Self.serve(settings: settings, logger: logger)
+        return await Self.serve(settings: settings, options: options, logger: logger)
     }
 
     /// Runs a relay with `settings` until SIGTERM or SIGINT, then drains and exits 0.
-    static func serve(settings: Settings, logger: Logger, onReady: @Sendable (UInt16) -> Void = { _ in }) async -> Int32
-    {
-        let store: SQLiteStore
+    static func serve(
+        settings: Settings,
+        options: Relay.StartOptions = Relay.StartOptions(),
+        logger: Logger,
+        onReady: @Sendable (UInt16) -> Void = { _ in }
+    ) async -> Int32 {
+        let store: any UsageStore
         do {
-            store = try await SQLiteStore(
-                path: settings.server.databaseURL,
-                calendar: QuotaCalendar(timeZone: settings.pool.quotaTimeZone),
-                logger: logger.named("store")
-            )
+            store = try await Self.openStore(settings, logger: logger.named("store"))
         } catch {
-            return KeyRelayCommand.fail("setting 'database_url' (\(settings.server.databaseURL)): cannot open the store: \(error)")
+            let url = Settings.Server.maskedDatabaseURL(settings.server.databaseURL)
+            return KeyRelayCommand.fail("setting 'database_url' (\(url)): cannot open the store: \(error)")
         }
         let upstream: UpstreamClient
         do {
@@ -65,7 +70,7 @@ enum ServeCommand {
             return KeyRelayCommand.fail("setting 'listen' (\(settings.server.listen)): cannot listen: \(error)")
         }
         do {
-            try await relay.start()
+            try await relay.start(options)
         } catch {
             await server.shutdown(drainTimeout: .zero)
             upstream.shutdown()
@@ -76,7 +81,7 @@ enum ServeCommand {
             "listening",
             [
                 "address": ListenAddress(host: settings.server.listen.host, port: server.port).description,
-                "store": "sqlite",
+                "store": settings.server.usesPostgres ? "postgres" : "sqlite",
             ]
         )
         onReady(server.port)
@@ -90,5 +95,14 @@ enum ServeCommand {
         await store.close()
         logger.info("stopped")
         return 0
+    }
+
+    /// The store `database_url` names: PostgreSQL for a `postgres://` URL, else a SQLite file.
+    static func openStore(_ settings: Settings, logger: Logger) async throws(StoreError) -> any UsageStore {
+        let calendar = QuotaCalendar(timeZone: settings.pool.quotaTimeZone)
+        if settings.server.usesPostgres {
+            return try await PostgresStore(url: settings.server.databaseURL, calendar: calendar, logger: logger)
+        }
+        return try await SQLiteStore(path: settings.server.databaseURL, calendar: calendar, logger: logger)
     }
 }

@@ -245,16 +245,17 @@ extension SettingSpec {
             apply: { text, settings throws(SettingError) in
                 let url = text.trimmingWhitespace()
                 guard !url.isEmpty else { throw SettingError(setting: "database_url", message: "must not be empty") }
-                guard !url.hasPrefix("postgres://") && !url.hasPrefix("postgresql://") else {
-                    // TODO(#3): accept postgres:// once PostgresStore exists.
-                    throw SettingError(
-                        setting: "database_url",
-                        message: "PostgreSQL is not supported by this build yet; give a SQLite file path"
-                    )
+                if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+                    guard URL(string: url)?.host != nil else {
+                        throw SettingError(
+                            setting: "database_url",
+                            message: "must be postgres://user:password@host:port/database or a SQLite file path"
+                        )
+                    }
                 }
                 settings.server.databaseURL = url
             },
-            show: { .string($0.server.databaseURL) }
+            show: { .string(Settings.Server.maskedDatabaseURL($0.server.databaseURL)) }
         ),
         integerSpec("max_body_bytes", 1024...(1 << 30), \.server.maxBodyBytes, scope: .instance),
         SettingSpec(

@@ -79,8 +79,24 @@ public struct Settings: Sendable {
     public struct Server: Sendable {
         /// `listen`: `host:port`, default `127.0.0.1:8000`.
         public var listen = ListenAddress(host: "127.0.0.1", port: 8000)
-        /// `database_url`: a SQLite file path (default `./data/keyrelay.sqlite`).
+        /// `database_url`: a SQLite file path (default `./data/keyrelay.sqlite`), or
+        /// `postgres://user:password@host:port/database` for a fleet.
         public var databaseURL = "./data/keyrelay.sqlite"
+
+        /// True when `databaseURL` names a PostgreSQL server.
+        public var usesPostgres: Bool {
+            self.databaseURL.hasPrefix("postgres://") || self.databaseURL.hasPrefix("postgresql://")
+        }
+
+        /// `url` with any password replaced by `****`, for logs and displays.
+        public static func maskedDatabaseURL(_ url: String) -> String {
+            guard let schemeEnd = url.range(of: "://"), let at = url[schemeEnd.upperBound...].lastIndex(of: "@") else {
+                return url
+            }
+            let credentials = url[schemeEnd.upperBound..<at]
+            guard let colon = credentials.firstIndex(of: ":") else { return url }
+            return String(url[..<colon]) + ":****" + String(url[at...])
+        }
         /// `max_body_bytes`: largest request body accepted, default 32 MiB.
         public var maxBodyBytes = 32 << 20
         /// `log_level`: `trace` … `error`, default `info`.
@@ -147,6 +163,8 @@ public struct Settings: Sendable {
 
     /// Checks that span settings; throws the first problem found.
     public func validate() throws(SettingError) {
+        // A fleet instance may bring neither: the shared store already holds the keys and tokens.
+        guard !self.server.usesPostgres else { return }
         if self.access.clients.isEmpty {
             throw SettingError(
                 setting: "allowed_tokens",

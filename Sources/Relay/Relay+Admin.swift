@@ -1,0 +1,97 @@
+import Foundation
+import HTTPServer
+import KeyPool
+import Storage
+
+extension Relay {
+    /// True when the request carries the admin token as `Authorization: Bearer`. Compared by
+    /// hash, so the comparison never walks the secret itself.
+    func isAdmin(_ request: HTTPRequest, settings: Settings) -> Bool {
+        guard let admin = settings.access.adminToken, let authorization = request.headers["authorization"] else {
+            return false
+        }
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
+        return admin.matches(String(parts[1]).trimmingWhitespace())
+    }
+
+    func handleAdmin(_ route: AdminRoute, request: HTTPRequest, requestID: String) async -> HTTPResponse {
+        switch route {
+        case .listKeys:
+            let keys = self.ledger.keys.sorted { $0.id < $1.id }.map(Self.keyJSON)
+            return Self.json(status: 200, ["keys": .array(keys)], requestID: requestID)
+
+        case .showSettings:
+            let settings = self.settings.displayed.map { ($0.name, $0.value) }
+            return Self.json(status: 200, ["settings": .object(settings)], requestID: requestID)
+
+        case .addKeys:
+            let kind: KeyKind
+            let keys: [ConfiguredKey]
+            do {
+                (kind, keys) = try Self.parseKeysToAdd(request.body)
+            } catch {
+                return error.response(requestID: requestID)
+            }
+            do {
+                let added = try await self.store.addKeys(keys, kind: kind, at: self.clock.now())
+                try await self.reloadKeys()
+                self.logger.notice("keys added", ["count": "\(added.count)", "kind": kind.rawValue])
+                return Self.json(status: 200, ["keys": .array(added.map(Self.keyJSON))], requestID: requestID)
+            } catch {
+                self.logger.error("keys not added", ["error": "\(error)"])
+                return APIError.storeUnavailable().response(requestID: requestID)
+            }
+
+        case .removeKey(let id):
+            do {
+                guard try await self.store.removeKey(id: id, at: self.clock.now()) else {
+                    return APIError.notFound("no key with id \(id) is in use").response(requestID: requestID)
+                }
+                try await self.reloadKeys()
+                self.logger.notice("key removed", ["key.id": "\(id)"])
+                return Self.json(status: 200, ["removed": JSONValue(Int(id))], requestID: requestID)
+            } catch {
+                self.logger.error("key not removed", ["error": "\(error)"])
+                return APIError.storeUnavailable().response(requestID: requestID)
+            }
+        }
+    }
+
+    /// `{"keys": ["…"], "kind": "gemini"}`; every entry is checked before anything is written.
+    static func parseKeysToAdd(_ body: [UInt8]) throws(APIError) -> (KeyKind, [ConfiguredKey]) {
+        guard let document = try? JSONValue.parse(body), document.objectMembers != nil else {
+            throw APIError.invalidArgument("body must be a JSON object like {\"keys\": [\"…\"], \"kind\": \"gemini\"}")
+        }
+        let kindName = document["kind"]?.stringValue ?? KeyKind.gemini.rawValue
+        guard let kind = KeyKind(rawValue: kindName) else {
+            throw APIError.invalidArgument("'kind' must be 'gemini' or 'vertex'")
+        }
+        guard let entries = document["keys"]?.arrayValue, !entries.isEmpty, entries.count <= 10_000 else {
+            throw APIError.invalidArgument("'keys' must be a list of 1 to 10000 keys")
+        }
+        var keys: [ConfiguredKey] = []
+        for (index, entry) in entries.enumerated() {
+            // Never quote the entry back: it may be a real key with a typo.
+            guard let text = entry.stringValue, let key = APIKey(text) else {
+                throw APIError.invalidArgument("key \(index + 1) is empty or contains whitespace or control characters")
+            }
+            keys.append(ConfiguredKey(secret: key))
+        }
+        return (kind, keys)
+    }
+
+    static func keyJSON(_ key: KeyRecord) -> JSONValue {
+        [
+            "id": JSONValue(Int(key.id)),
+            "kind": .string(key.kind.rawValue),
+            "fingerprint": .string(key.fingerprint.description),
+            "label": key.label.map { .string($0) } ?? .null,
+            "active": .bool(key.isActive),
+            "failures": JSONValue(key.failureCount),
+            "last_error": key.lastError.map { .string($0) } ?? .null,
+            "deactivation_reason": key.deactivationReason.map { .string($0) } ?? .null,
+            "paid": .bool(key.isPaid),
+        ]
+    }
+}
