@@ -95,7 +95,9 @@ def test_database_outage(fleet, database_url):
     statuses = {}
     for r in results:
         statuses[(r[3], r[4])] = statuses.get((r[3], r[4]), 0) + 1
-    print(f"{len(results)} requests, {len(during)} inside the outage; (status, error.status): {statuses}")
+    slowest = max((r[1] - r[0] for r in results if r[3] == 503), default=0.0)
+    print(f"{len(results)} requests, {len(during)} inside the outage; (status, error.status): {statuses}; "
+          f"slowest 503 {slowest * 1000:.0f} ms")
     unexpected = [r for r in results if r[3] != 200 and not (r[3] == 503 and r[4] == "UNAVAILABLE")]
     assert not unexpected, f"answers other than 200 or 503 UNAVAILABLE: {unexpected[:5]}"
     assert during and all(r[3] == 503 for r in during), "requests inside the outage were not refused with 503"
