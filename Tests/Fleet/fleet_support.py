@@ -27,8 +27,9 @@ SERVER_URL = os.environ.get("KEYRELAY_TEST_DATABASE_URL", "")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 KEYS = [f"AIzaSyFLEET{'0' * 24}{n:04d}" for n in range(1, 5)]
-# Keys the simulator accepts but the relays are not started with: the admin tests add them.
-SPARE_KEYS = [f"AIzaSyFLEETSPARE{'0' * 19}{n:04d}" for n in range(1, 3)]
+# Keys the simulator accepts but the relays are not started with: the admin tests add them. Their
+# fingerprints (AIza…8001) differ from those of KEYS, so a listing by fingerprint tells them apart.
+SPARE_KEYS = [f"AIzaSyFLEETSPARE{'0' * 19}{8000 + n:04d}" for n in range(1, 3)]
 TOKEN = "fleet-client-token-0123456789"
 ADMIN_TOKEN = "fleet-admin-token-0123456789"
 
