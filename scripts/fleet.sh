@@ -141,8 +141,9 @@ echo
 echo "Ctrl-C stops everything."
 
 # Returns when any process ends (or on Ctrl-C); the EXIT trap stops the rest.
-wait -n "${pids[@]}" || true
-echo "fleet: a process ended; see the logs above" >&2
+status=0
+wait -n "${pids[@]}" || status=$?
+echo "fleet: a process ended (exit status $status); the last lines of each log follow" >&2
 for log in "$work"/*.log; do
     echo "--- $(basename "$log") (last lines)" >&2
     tail -n 5 "$log" >&2
