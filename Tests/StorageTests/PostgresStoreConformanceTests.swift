@@ -1,4 +1,5 @@
 import Foundation
+import KeyRelayTestSupport
 import Testing
 
 /// The shared conformance suite against PostgreSQL, each test on a database of its own.
