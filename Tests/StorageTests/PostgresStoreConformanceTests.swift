@@ -8,6 +8,10 @@ import Testing
         try await PostgresFixture.with { try await UsageStoreConformance.reserveAdmitsExactlyUpToTheLimit($0) }
     }
 
+    @Test func aBatchOfRecordsEqualsTheRecordsOneByOne() async throws {
+        try await PostgresFixture.with { try await UsageStoreConformance.aBatchOfRecordsEqualsTheRecordsOneByOne($0) }
+    }
+
     @Test func dailyLimitHoldsAcrossMinutes() async throws {
         try await PostgresFixture.with { try await UsageStoreConformance.dailyLimitHoldsAcrossMinutes($0) }
     }
