@@ -7,14 +7,15 @@ import Testing
 
 /// Several relays on one PostgreSQL database act as one pool (DESIGN.md §5): exact limits,
 /// settings and keys that reach every instance within a second, the store as the truth.
-@Suite(.enabled(if: PostgresTestServer.isAvailable)) struct FleetTests {
+@Suite(.enabled(if: PostgresTestServer.isAvailable), .serialized) struct FleetTests {
     static func milliseconds(_ duration: Duration?) -> String {
         guard let duration else { return "never" }
         let (seconds, attoseconds) = duration.components
         return String(format: "%.1f ms", Double(seconds) * 1000 + Double(attoseconds) / 1e15)
     }
 
-    @Test func threeInstancesAdmitExactlyTheLimitOfEveryKey() async throws {
+    @Test("three instances admit exactly the limit of every key", arguments: 1...3)
+    func threeInstancesAdmitExactlyTheLimitOfEveryKey(round: Int) async throws {
         let table = singleModelTable(rpm: 10, rpd: 1000)
         let fleet = try await FleetHarness(
             instances: 3,
