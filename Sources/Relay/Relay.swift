@@ -53,6 +53,9 @@ public final class Relay: HTTPHandler {
     var scrubber: SecretScrubber { self.configuration.withLock { $0.scrubber } }
     var authenticator: ClientAuthenticator { self.configuration.withLock { $0.authenticator } }
 
+    /// The keys this instance currently selects from (health included).
+    public var keysInUse: [KeyRecord] { self.ledger.keys.sorted { $0.id < $1.id } }
+
     /// Puts new settings in force for every request that starts from now on.
     public func apply(_ settings: Settings) {
         let next = RelayConfiguration(settings: settings, extraSecrets: self.knownSecrets(settings))

@@ -94,6 +94,20 @@ public struct MigrationRunner: Sendable {
         return root.appendingPathComponent("migrations", isDirectory: true)
     }
 
+    /// The files of `directory` when given (tests), else the bundled `resource`.
+    public static func load(directory: URL?, bundledResource resource: String) throws(StoreError) -> MigrationRunner {
+        if let directory { return try MigrationRunner(directory: directory) }
+        return try Self.bundled(resource: resource)
+    }
+
+    /// Checks a database's applied migrations without changing anything.
+    /// - Throws: `.schemaTooNew`, `.checksumMismatch`, or `.schemaBehind` when files are pending.
+    public func verifyUpToDate(applied: [AppliedMigration]) throws(StoreError) {
+        guard try self.pending(applied: applied).isEmpty else {
+            throw StoreError(.schemaBehind, operation: "verify schema")
+        }
+    }
+
     /// The newest version this build knows; 0 with no files.
     public var latestVersion: Int { self.files.last?.version ?? 0 }
 

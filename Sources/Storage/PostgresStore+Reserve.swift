@@ -125,45 +125,55 @@ extension PostgresStore {
     /// `usage_daily` row of the reservation's quota day (`requests` += cost). Negative token
     /// counts are taken as zero.
     public func record(_ record: UsageRecord) async throws(StoreError) {
-        let reservation = record.reservation
-        let usage: [PostgresValue] = [
-            PostgresValue(reservation.row.model), PostgresValue(reservation.row.keyID),
-            PostgresValue(reservation.minuteStart), PostgresValue(max(0, record.inputTokens)),
-        ]
-        let daily: [PostgresValue] = [
-            PostgresValue(self.calendar.dayLabel(of: reservation.dayStart)),
-            PostgresValue(reservation.row.model), PostgresValue(reservation.row.keyID),
-            PostgresValue(max(0, reservation.cost)), PostgresValue(max(0, record.inputTokens)),
-            PostgresValue(max(0, record.totalTokens)), PostgresValue(record.outcome == .error ? 1 : 0),
-            PostgresValue(record.outcome == .rateLimited ? 1 : 0),
-        ]
+        try await self.record(batch: [record])
+    }
+
+    /// Many records in one transaction (one commit), for the relay's batched writer. Records of
+    /// the same row, minute and day are added together first (all columns are sums), so a batch
+    /// costs one statement pair per row, not per request.
+    public func record(batch records: [UsageRecord]) async throws(StoreError) {
+        guard !records.isEmpty else { return }
+        let totals = RecordTotals.summing(records, calendar: self.calendar)
         try await self.pool.perform("record") { connection throws(StoreError) in
             try connection.transaction { () throws(StoreError) in
-                // A long stream's tokens count in the minute of its reservation, or nowhere.
-                try connection.execute(
-                    """
-                    UPDATE key_usage SET tpm = tpm + $4::bigint
-                    WHERE model = $1::text AND key_id = $2::bigint AND minute_start = $3::timestamptz
-                    """,
-                    usage
-                )
-                try connection.execute(
-                    """
-                    INSERT INTO usage_daily AS d (
-                        day, model, key_id, requests, input_tokens, total_tokens, errors, rate_limited
-                    )
-                    VALUES ($1::date, $2::text, $3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::bigint, $8::bigint)
-                    ON CONFLICT (day, model, key_id) DO UPDATE SET
-                        requests = d.requests + excluded.requests,
-                        input_tokens = d.input_tokens + excluded.input_tokens,
-                        total_tokens = d.total_tokens + excluded.total_tokens,
-                        errors = d.errors + excluded.errors,
-                        rate_limited = d.rate_limited + excluded.rate_limited
-                    """,
-                    daily
-                )
+                for total in totals {
+                    try Self.apply(total, on: connection)
+                }
             }
         }
+    }
+
+    private static func apply(_ total: RecordTotals, on connection: PostgresConnection) throws(StoreError) {
+        // A long stream's tokens count in the minute of its reservation, or nowhere.
+        try connection.execute(
+            """
+            UPDATE key_usage SET tpm = tpm + $4::bigint
+            WHERE model = $1::text AND key_id = $2::bigint AND minute_start = $3::timestamptz
+            """,
+            [
+                PostgresValue(total.row.model), PostgresValue(total.row.keyID), PostgresValue(total.minuteStart),
+                PostgresValue(total.inputTokens),
+            ]
+        )
+        try connection.execute(
+            """
+            INSERT INTO usage_daily AS d (
+                day, model, key_id, requests, input_tokens, total_tokens, errors, rate_limited
+            )
+            VALUES ($1::date, $2::text, $3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::bigint, $8::bigint)
+            ON CONFLICT (day, model, key_id) DO UPDATE SET
+                requests = d.requests + excluded.requests,
+                input_tokens = d.input_tokens + excluded.input_tokens,
+                total_tokens = d.total_tokens + excluded.total_tokens,
+                errors = d.errors + excluded.errors,
+                rate_limited = d.rate_limited + excluded.rate_limited
+            """,
+            [
+                PostgresValue(total.day), PostgresValue(total.row.model), PostgresValue(total.row.keyID),
+                PostgresValue(total.requests), PostgresValue(total.inputTokens), PostgresValue(total.totalTokens),
+                PostgresValue(total.errors), PostgresValue(total.rateLimited),
+            ]
+        )
     }
 
     /// Sets `exhausted_until` to the later of the stored mark and `until`, creating the row

@@ -100,12 +100,7 @@ public final class PostgresStore: FleetStore {
     ///   `.schemaTooNew` when a newer build migrated the database; `.unavailable` when the
     ///   migration files cannot be read; the failing file's error otherwise (nothing of it kept).
     public func migrate() async throws(StoreError) -> MigrationReport {
-        let runner: MigrationRunner
-        if let directory = self.migrationsDirectory {
-            runner = try MigrationRunner(directory: directory)
-        } else {
-            runner = try MigrationRunner.bundled(resource: "PostgresSQL")
-        }
+        let runner = try MigrationRunner.load(directory: self.migrationsDirectory, bundledResource: "PostgresSQL")
         let logger = self.logger
         let lock = [PostgresValue(Self.migrationLockKey)]
         let report = try await self.pool.perform("migrate") { connection throws(StoreError) in
@@ -124,17 +119,10 @@ public final class PostgresStore: FleetStore {
     }
 
     public func verifySchema() async throws(StoreError) {
-        let runner: MigrationRunner
-        if let directory = self.migrationsDirectory {
-            runner = try MigrationRunner(directory: directory)
-        } else {
-            runner = try MigrationRunner.bundled(resource: "PostgresSQL")
-        }
+        let runner = try MigrationRunner.load(directory: self.migrationsDirectory, bundledResource: "PostgresSQL")
         try await self.pool.perform("verify schema") { connection throws(StoreError) in
             try connection.executeScript(Self.createSchemaMigrations)
-            guard try runner.pending(applied: Self.appliedMigrations(connection)).isEmpty else {
-                throw StoreError(.schemaBehind, operation: "verify schema")
-            }
+            try runner.verifyUpToDate(applied: Self.appliedMigrations(connection))
         }
     }
 

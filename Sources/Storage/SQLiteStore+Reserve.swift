@@ -117,34 +117,27 @@ extension SQLiteStore {
         try await self.record(batch: [record])
     }
 
-    /// Applies many records in one transaction (one WAL commit), for batched writers.
+    /// Applies many records in one transaction (one WAL commit), for batched writers; records of
+    /// one row, minute and day are added together first.
     public func record(batch records: [UsageRecord]) async throws(StoreError) {
         guard !records.isEmpty else { return }
-        let calendar = self.calendar
+        let totals = RecordTotals.summing(records, calendar: self.calendar)
         try await self.database.perform("record") { connection throws(StoreError) in
             try connection.transaction { () throws(StoreError) in
-                for record in records {
-                    try Self.apply(record, calendar: calendar, on: connection)
+                for total in totals {
+                    try Self.apply(total, on: connection)
                 }
             }
         }
     }
 
-    private static func apply(
-        _ record: UsageRecord,
-        calendar: QuotaCalendar,
-        on connection: SQLiteConnection
-    ) throws(StoreError) {
-        let reservation = record.reservation
+    private static func apply(_ total: RecordTotals, on connection: SQLiteConnection) throws(StoreError) {
         let bindings: [String: SQLiteValue] = [
-            "model": .text(reservation.row.model), "key_id": .integer(reservation.row.keyID),
-            "minute": SQLiteValue(reservation.minuteStart),
-            "day": .text(calendar.dayLabel(of: reservation.dayStart)),
-            "requests": SQLiteValue(max(0, reservation.cost)),
-            "input_tokens": SQLiteValue(max(0, record.inputTokens)),
-            "total_tokens": SQLiteValue(max(0, record.totalTokens)),
-            "errors": SQLiteValue(record.outcome == .error ? 1 : 0),
-            "rate_limited": SQLiteValue(record.outcome == .rateLimited ? 1 : 0),
+            "model": .text(total.row.model), "key_id": .integer(total.row.keyID),
+            "minute": SQLiteValue(total.minuteStart), "day": .text(total.day),
+            "requests": SQLiteValue(total.requests), "input_tokens": SQLiteValue(total.inputTokens),
+            "total_tokens": SQLiteValue(total.totalTokens), "errors": SQLiteValue(total.errors),
+            "rate_limited": SQLiteValue(total.rateLimited),
         ]
         // A long stream's tokens count in the minute of its reservation, or nowhere.
         try connection.execute(

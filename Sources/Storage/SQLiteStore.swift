@@ -54,12 +54,7 @@ public final class SQLiteStore: UsageStore {
         let directory = self.migrationsDirectory
         let logger = self.logger
         let report = try await self.database.perform("migrate") { connection throws(StoreError) in
-            let runner: MigrationRunner
-            if let directory {
-                runner = try MigrationRunner(directory: directory)
-            } else {
-                runner = try MigrationRunner.bundled()
-            }
+            let runner = try MigrationRunner.load(directory: directory, bundledResource: "Migrations")
             return try Self.apply(runner, on: connection, logger: logger)
         }
         if !report.applied.isEmpty {
@@ -74,16 +69,9 @@ public final class SQLiteStore: UsageStore {
     public func verifySchema() async throws(StoreError) {
         let directory = self.migrationsDirectory
         try await self.database.perform("verify schema") { connection throws(StoreError) in
-            let runner: MigrationRunner
-            if let directory {
-                runner = try MigrationRunner(directory: directory)
-            } else {
-                runner = try MigrationRunner.bundled()
-            }
+            let runner = try MigrationRunner.load(directory: directory, bundledResource: "Migrations")
             try connection.executeScript(Self.createSchemaMigrations)
-            guard try runner.pending(applied: Self.appliedMigrations(connection)).isEmpty else {
-                throw StoreError(.schemaBehind, operation: "verify schema")
-            }
+            try runner.verifyUpToDate(applied: Self.appliedMigrations(connection))
         }
     }
 

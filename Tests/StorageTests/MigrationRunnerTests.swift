@@ -42,6 +42,17 @@ import Testing
         await store.close()
     }
 
+    @Test func verifyingTheSchemaChangesNothingAndSaysWhenMigrationsArePending() async throws {
+        let fixture = try SQLiteFixture()
+        let store = try await SQLiteStore(path: fixture.path, logger: .silent)
+        await #expect(throws: StoreError(.schemaBehind, operation: "verify schema")) {
+            try await store.verifySchema()
+        }
+        _ = try await store.migrate()
+        try await store.verifySchema()
+        await store.close()
+    }
+
     @Test func migratingAgainAppliesNothing() async throws {
         let fixture = try SQLiteFixture()
         let store = try await fixture.openSQLiteStore()

@@ -1,27 +1,9 @@
 import Foundation
 import KeyPool
+import KeyRelayTestSupport
 import Logging
 import Storage
 import Testing
-
-/// The server `scripts/with-postgres.sh` started (or any server named by
-/// `KEYRELAY_TEST_DATABASE_URL`); PostgreSQL tests are skipped without it.
-enum PostgresTestServer {
-    static let adminURL = ProcessInfo.processInfo.environment["KEYRELAY_TEST_DATABASE_URL"]
-    static let isAvailable = Self.adminURL != nil
-
-    /// The password of the admin URL, to check that no output repeats it.
-    static var password: String? {
-        Self.adminURL.flatMap { URLComponents(string: $0)?.password }
-    }
-
-    /// The admin URL with its database replaced by `database`.
-    static func url(database: String) -> String {
-        guard let adminURL = Self.adminURL, var components = URLComponents(string: adminURL) else { return "" }
-        components.path = "/" + database
-        return components.string ?? ""
-    }
-}
 
 /// A fresh, empty database on the test server, dropped by `with`, so tests run in parallel
 /// without seeing each other's rows, notifications or advisory locks.
@@ -42,24 +24,16 @@ struct PostgresFixture: UsageStoreFixture {
         }
     }
 
+    private let testDatabase: TestDatabase
+
     private init() async throws {
-        let name = "kr_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
-        // Identifiers cannot be bound; the name is made here from hex digits only.
-        try await Self.admin("CREATE DATABASE \(name)")
-        self.database = name
-        self.url = PostgresTestServer.url(database: name)
+        self.testDatabase = try await TestDatabase.create()
+        self.database = self.testDatabase.name
+        self.url = self.testDatabase.url
     }
 
     private func drop() async throws {
-        try await Self.admin("DROP DATABASE IF EXISTS \(self.database) WITH (FORCE)")
-    }
-
-    private static func admin(_ sql: String) async throws {
-        let connection = try await PostgresConnection.connect(url: PostgresTestServer.adminURL ?? "")
-        defer { Task { await connection.close() } }
-        try await connection.perform("test admin") { connection throws(StoreError) in
-            try connection.executeScript(sql)
-        }
+        try await self.testDatabase.drop()
     }
 
     /// A migrated store using the caller's clock, as the shared conformance suite drives time
@@ -88,11 +62,7 @@ struct PostgresFixture: UsageStoreFixture {
     /// Runs `sql` on a connection of its own (like an operator's psql session).
     @discardableResult
     func sql(_ sql: String, _ params: [PostgresValue] = []) async throws -> [PostgresRow] {
-        let connection = try await PostgresConnection.connect(url: self.url, applicationName: "keyrelay-test")
-        defer { Task { await connection.close() } }
-        return try await connection.perform("test sql") { connection throws(StoreError) in
-            try connection.query(sql, params)
-        }
+        try await self.testDatabase.sql(sql, params)
     }
 
     func dailyUsage(day: String, row: UsageRowID) async throws -> DailyUsage? {

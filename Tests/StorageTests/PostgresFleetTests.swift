@@ -1,5 +1,6 @@
 import Foundation
 import KeyPool
+import KeyRelayTestSupport
 import Storage
 import Testing
 

@@ -1,10 +1,15 @@
 import Foundation
+import KeyRelayTestSupport
 import Testing
 
 /// The shared conformance suite against PostgreSQL, each test on a database of its own.
 @Suite(.enabled(if: PostgresTestServer.isAvailable)) struct PostgresStoreConformanceTests {
     @Test func reserveAdmitsExactlyUpToTheLimit() async throws {
         try await PostgresFixture.with { try await UsageStoreConformance.reserveAdmitsExactlyUpToTheLimit($0) }
+    }
+
+    @Test func aBatchOfRecordsEqualsTheRecordsOneByOne() async throws {
+        try await PostgresFixture.with { try await UsageStoreConformance.aBatchOfRecordsEqualsTheRecordsOneByOne($0) }
     }
 
     @Test func dailyLimitHoldsAcrossMinutes() async throws {

@@ -58,6 +58,10 @@ struct SQLiteFixture: UsageStoreFixture {
         try await UsageStoreConformance.reserveAdmitsExactlyUpToTheLimit(try SQLiteFixture())
     }
 
+    @Test func aBatchOfRecordsEqualsTheRecordsOneByOne() async throws {
+        try await UsageStoreConformance.aBatchOfRecordsEqualsTheRecordsOneByOne(try SQLiteFixture())
+    }
+
     @Test func dailyLimitHoldsAcrossMinutes() async throws {
         try await UsageStoreConformance.dailyLimitHoldsAcrossMinutes(try SQLiteFixture())
     }

@@ -322,6 +322,25 @@ enum UsageStoreConformance {
         await store.close()
     }
 
+    static func aBatchOfRecordsEqualsTheRecordsOneByOne(_ fixture: some UsageStoreFixture) async throws {
+        let (store, row) = try await Self.storeWithKey(fixture)
+        let now = try Self.instant("2026-08-20T10:00:05Z")
+        let limits = Limits(rpm: 10, tpm: 10_000)
+        var reservations: [Reservation] = []
+        for offset in 0..<4 {
+            reservations.append(try #require(try await Self.reserve(store, row, limits, at: now + Double(offset)).reservation))
+        }
+        let outcomes: [UsageRecord.Outcome] = [.success, .error, .error, .rateLimited]
+        let batch = zip(reservations, outcomes).map { reservation, outcome in
+            UsageRecord(reservation: reservation, inputTokens: 10, totalTokens: 15, outcome: outcome, at: now + 5)
+        }
+        try await store.record(batch: batch)
+        #expect(try await store.snapshot().first?.tpm == 40)
+        let history = try await fixture.dailyUsage(day: Self.calendar.dayLabel(of: now), row: row)
+        #expect(history == DailyUsage(requests: 4, inputTokens: 40, totalTokens: 60, errors: 2, rateLimited: 1))
+        await store.close()
+    }
+
     static func concurrentInstancesNeverAdmitPastTheLimit(_ fixture: some UsageStoreFixture) async throws {
         let (first, row) = try await Self.storeWithKey(fixture)
         let second = try await fixture.openStore()
