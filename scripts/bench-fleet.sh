@@ -78,7 +78,12 @@ wrk_run() {
 # "requests/s p50_ms p99_ms non2xx" summed (requests/s, non-2xx) or worst (p50, p99) over files.
 summarise() {
     awk '
-        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+        function ms(v) {
+            if (v ~ /us$/) return v / 1000
+            if (v ~ /ms$/) return v + 0
+            if (v ~ /s$/) return v * 1000
+            return v
+        }
         /Requests\/sec/ { rps += $2 }
         /^ +50%/ { v = ms($2); if (v > p50) p50 = v }
         /^ +99%/ { v = ms($2); if (v > p99) p99 = v }
@@ -152,7 +157,8 @@ bench "3 relays, c=3×21" 21 1 "$db3" "${urls[@]}"
 if command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]]; then
     lb_port="$(free_port)"
     sed -e "s/127[.]0[.]0[.]1:8001/127.0.0.1:${ports[0]}/" -e "s/127[.]0[.]0[.]1:8002/127.0.0.1:${ports[1]}/" \
-        -e "s/127[.]0[.]0[.]1:8003/127.0.0.1:${ports[2]}/" -e "s/listen 127[.]0[.]0[.]1:8000/listen 127.0.0.1:$lb_port/" \
+        -e "s/127[.]0[.]0[.]1:8003/127.0.0.1:${ports[2]}/" \
+        -e "s/listen 127[.]0[.]0[.]1:8000/listen 127.0.0.1:$lb_port/" \
         docker/nginx.conf >"$work/nginx.conf"
     "$(command -v nginx || echo /usr/sbin/nginx)" -p "$work/" -c "$work/nginx.conf" -g 'daemon off;' \
         >"$work/nginx.log" 2>&1 &
