@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian machine to a full test run: installs missing system packages,
 # builds, runs the Swift test suites (unit, store, live sockets), then the integration tests
-# that drive the relay with the official google-genai Python SDK against the simulator. Both test
+# that drive the relay with the official google-genai Python SDK against the simulator, and the
+# multi-instance tests on a throwaway PostgreSQL. Both test
 # runs get a throwaway PostgreSQL (scripts/with-postgres.sh), so the PostgreSQL store is tested too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,4 +17,9 @@ if [[ ! -x "$venv/bin/pytest" ]]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check -r Tests/Integration/requirements.txt
 fi
-KEYRELAY_BINARY="$(swift build --show-bin-path)/keyrelay" scripts/with-postgres.sh "$venv/bin/pytest" -q Tests/Integration
+# The SDK tests, then the fleet tests (several relay processes on one PostgreSQL, including a
+# database outage), against the real binary.
+# Two runs: each folder has a conftest of its own.
+export KEYRELAY_BINARY="$(swift build --show-bin-path)/keyrelay"
+"$venv/bin/pytest" -q Tests/Integration
+scripts/with-postgres.sh "$venv/bin/pytest" -q Tests/Fleet
