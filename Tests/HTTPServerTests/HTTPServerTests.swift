@@ -234,7 +234,10 @@ import Testing
         let portHex = String(format: "%04X", port)
         var addresses: [String] = []
         for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let table = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
+            // Read to the end: a /proc file reports size 0, and a single read returns only the
+            // first page, which misses the socket when many are open (tests run in parallel).
+            guard let handle = FileHandle(forReadingAtPath: file), let data = try? handle.readToEnd() else { continue }
+            let table = String(decoding: data, as: UTF8.self)
             for line in table.split(separator: "\n").dropFirst() {
                 let columns = line.split(separator: " ")
                 guard columns.count > 3, columns[3] == "0A" else { continue }  // 0A: LISTEN
