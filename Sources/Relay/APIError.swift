@@ -9,6 +9,8 @@ struct APIError: Error, Sendable {
     var message: String
     /// Seconds for `Retry-After`, rounded up.
     var retryAfterSeconds: Int?
+    /// The request field at fault, for OpenAI's `param`.
+    var param: String? = nil
 
     static func unauthenticated() -> APIError {
         APIError(
@@ -26,8 +28,13 @@ struct APIError: Error, Sendable {
         )
     }
 
-    static func invalidArgument(_ message: String) -> APIError {
-        APIError(status: 400, googleStatus: "INVALID_ARGUMENT", message: message)
+    static func invalidArgument(_ message: String, param: String? = nil) -> APIError {
+        APIError(status: 400, googleStatus: "INVALID_ARGUMENT", message: message, param: param)
+    }
+
+    /// A translation error of the OpenAI routes, kept with its field.
+    static func from(_ error: OpenAIError) -> APIError {
+        APIError(status: error.status, googleStatus: "INVALID_ARGUMENT", message: error.message, param: error.param)
     }
 
     static func notFound(_ message: String) -> APIError {
@@ -79,7 +86,42 @@ struct APIError: Error, Sendable {
         )
     }
 
-    /// The body bytes.
+    /// The body in `shape`.
+    func body(_ shape: ErrorShape) -> [UInt8] {
+        switch shape {
+        case .google: self.body
+        case .openAI: self.openAIBody
+        }
+    }
+
+    /// OpenAI's `{"error":{"message","type","param","code"}}`, typed by status as OpenAI does.
+    var openAIBody: [UInt8] {
+        let (type, code) = Self.openAIType(status: self.status)
+        let error: JSONValue = [
+            "error": [
+                "message": .string(self.message),
+                "type": .string(type),
+                "param": self.param.map { .string($0) } ?? .null,
+                "code": code.map { .string($0) } ?? .null,
+            ]
+        ]
+        return error.serializedBytes
+    }
+
+    /// OpenAI's error `type` and `code` for an HTTP status.
+    static func openAIType(status: Int) -> (type: String, code: String?) {
+        switch status {
+        case 401: ("authentication_error", "invalid_api_key")
+        case 403: ("permission_error", nil)
+        case 404: ("not_found_error", nil)
+        case 413: ("invalid_request_error", "request_too_large")
+        case 429: ("rate_limit_error", "rate_limit_exceeded")
+        case 400..<500: ("invalid_request_error", nil)
+        default: ("api_error", nil)
+        }
+    }
+
+    /// The body bytes, Google's shape.
     var body: [UInt8] {
         let error: JSONValue = [
             "error": [
@@ -91,7 +133,7 @@ struct APIError: Error, Sendable {
         return error.serializedBytes
     }
 
-    func response(requestID: String) -> HTTPResponse {
+    func response(requestID: String, shape: ErrorShape = .google) -> HTTPResponse {
         var headers: HTTPHeaders = [
             "Content-Type": "application/json; charset=UTF-8",
             "x-request-id": requestID,
@@ -103,7 +145,7 @@ struct APIError: Error, Sendable {
             // The relay already tried its keys; an SDK retrying at once would only repeat this.
             headers.add("x-should-retry", "false")
         }
-        return HTTPResponse(status: self.status, headers: headers, body: .bytes(self.body))
+        return HTTPResponse(status: self.status, headers: headers, body: .bytes(self.body(shape)))
     }
 }
 

@@ -22,7 +22,10 @@ extension Relay {
         logger: Logger
     ) async -> AttemptOutcome {
         var headers = plan.headers
-        headers.append(("x-goog-api-key", key.secret.revealedForUpstream))
+        switch plan.keyPlacement {
+        case .googleHeader: headers.append(("x-goog-api-key", key.secret.revealedForUpstream))
+        case .bearer: headers.append(("Authorization", "Bearer " + key.secret.revealedForUpstream))
+        }
         let request = UpstreamRequest(
             method: plan.httpMethod,
             url: plan.url,
@@ -57,13 +60,17 @@ extension Relay {
             } catch {
                 return await self.transportFailed(error, key: key, reservation: reservation, logger: logger)
             }
-            let tokens = plan.isMetered ? (try? JSONValue.parse(body)).flatMap(TokenUsage.from(response:)) : nil
+            let document = plan.isMetered || plan.adapter.needsDocument ? try? JSONValue.parse(body) : nil
+            let tokens = plan.isMetered ? document.flatMap { Self.tokens(in: $0, plan: plan) } : nil
             if let reservation { self.ledger.record(reservation, tokens: tokens, outcome: .success) }
             await self.ledger.recordSuccess(key.id)
             logger.debug("upstream answered", ["upstream.status": "200"])
-            return .answer(
-                self.clientResponse(status: 200, upstreamHeaders: response.headers, body: body, requestID: requestID)
-            )
+            var answer = self.clientResponse(status: 200, upstreamHeaders: response.headers, body: body, requestID: requestID)
+            if let adapted = plan.adapter.adapt(document) {
+                answer.body = .bytes(adapted.serializedBytes)
+                answer.headers.set("Content-Type", "application/json")
+            }
+            return .answer(answer)
         }
 
         let body = (try? await response.collectBody(limit: Self.maxErrorBytes)) ?? []
@@ -108,7 +115,12 @@ extension Relay {
             if let reservation { self.ledger.record(reservation, tokens: nil, outcome: .clientError) }
             logger.debug("upstream refused the request", ["upstream.status": statusText])
             return .answer(
-                self.clientResponse(status: status, upstreamHeaders: headers, body: scrubbed, requestID: requestID)
+                self.clientResponse(
+                    status: status,
+                    upstreamHeaders: headers,
+                    body: Self.errorBody(status, scrubbed, shape: plan.errorShape),
+                    requestID: requestID
+                )
             )
 
         case .rateLimited(let until, let scope):
@@ -181,6 +193,21 @@ extension Relay {
         let summary = UpstreamErrorSummary(description: "\(error.code)", isTimeout: isTimeout)
         let apiError = APIError.upstreamUnreachable(summary)
         return .retry(FailedAttempt(status: apiError.status, body: apiError.body, retryAt: nil), backoff: true)
+    }
+
+    /// The tokens a successful answer reports: Gemini's `usageMetadata`, or OpenAI's `usage` from
+    /// Gemini's OpenAI-compatible endpoint.
+    static func tokens(in document: JSONValue, plan: ForwardPlan) -> TokenUsage? {
+        guard plan.reportsOpenAIUsage else { return TokenUsage.from(response: document) }
+        return Self.openAIUsage(document)
+    }
+
+    /// `usage.prompt_tokens` / `usage.total_tokens` of an OpenAI-shaped answer or chunk.
+    static func openAIUsage(_ document: JSONValue) -> TokenUsage? {
+        guard let usage = document["usage"], usage.objectMembers != nil else { return nil }
+        let prompt = usage["prompt_tokens"]?.intValue ?? 0
+        let total = usage["total_tokens"]?.intValue ?? prompt
+        return TokenUsage(inputTokens: prompt, totalTokens: total)
     }
 
     /// The client's response: allow-listed upstream headers plus the request id.

@@ -53,23 +53,22 @@ extension Relay {
                         logger.warning("all keys at their limit; forwarding past it", ["model": plan.quotaModel])
                     }
                 case .exhausted(let retryAt):
-                    if let lastFailure { return self.finalResponse(lastFailure, requestID: requestID) }
+                    if let lastFailure { return self.finalResponse(lastFailure, plan: plan, requestID: requestID) }
                     logger.warning("all keys exhausted", ["model": plan.quotaModel])
-                    return APIError.exhausted(retryAfterSeconds: self.secondsUntil(retryAt)).response(
-                        requestID: requestID
-                    )
+                    return APIError.exhausted(retryAfterSeconds: self.secondsUntil(retryAt))
+                        .response(requestID: requestID, shape: plan.errorShape)
                 case .noActiveKey:
-                    if let lastFailure { return self.finalResponse(lastFailure, requestID: requestID) }
-                    return APIError.noActiveKey().response(requestID: requestID)
+                    if let lastFailure { return self.finalResponse(lastFailure, plan: plan, requestID: requestID) }
+                    return APIError.noActiveKey().response(requestID: requestID, shape: plan.errorShape)
                 case .storeFailed(let error):
                     logger.error("store unreachable", ["error": "\(error)"])
                     self.isStoreReachable.store(false, ordering: .relaxed)
-                    return APIError.storeUnavailable().response(requestID: requestID)
+                    return APIError.storeUnavailable().response(requestID: requestID, shape: plan.errorShape)
                 }
             } else {
                 guard let picked = self.ledger.pick(selection) else {
-                    if let lastFailure { return self.finalResponse(lastFailure, requestID: requestID) }
-                    return APIError.noActiveKey().response(requestID: requestID)
+                    if let lastFailure { return self.finalResponse(lastFailure, plan: plan, requestID: requestID) }
+                    return APIError.noActiveKey().response(requestID: requestID, shape: plan.errorShape)
                 }
                 key = picked
                 reservation = nil
@@ -102,24 +101,37 @@ extension Relay {
                 }
             }
         }
-        if let lastFailure { return self.finalResponse(lastFailure, requestID: requestID) }
+        if let lastFailure { return self.finalResponse(lastFailure, plan: plan, requestID: requestID) }
         return APIError(
             status: 504,
             googleStatus: "DEADLINE_EXCEEDED",
             message: "request_deadline_s passed before any try"
         )
-        .response(requestID: requestID)
+        .response(requestID: requestID, shape: plan.errorShape)
     }
 
     /// The last upstream error, said as final to SDKs that would otherwise retry at once.
-    func finalResponse(_ failure: FailedAttempt, requestID: String) -> HTTPResponse {
+    func finalResponse(_ failure: FailedAttempt, plan: ForwardPlan, requestID: String) -> HTTPResponse {
         var headers: HTTPHeaders = [
             "Content-Type": "application/json; charset=UTF-8",
             "x-request-id": requestID,
             "x-should-retry": "false",
         ]
         if let seconds = self.secondsUntil(failure.retryAt) { headers.add("Retry-After", String(seconds)) }
-        return HTTPResponse(status: failure.status, headers: headers, body: .bytes(failure.body))
+        return HTTPResponse(
+            status: failure.status,
+            headers: headers,
+            body: .bytes(Self.errorBody(failure.status, failure.body, shape: plan.errorShape))
+        )
+    }
+
+    /// An upstream error body (Google's shape, possibly wrapped in a one-element list, already
+    /// scrubbed) in the client's shape.
+    static func errorBody(_ status: Int, _ body: [UInt8], shape: ErrorShape) -> [UInt8] {
+        switch shape {
+        case .google: body
+        case .openAI: OpenAIError.fromGoogle(status: status, body: body).body
+        }
     }
 
     /// Whole seconds from now until `date`, rounded up, at least 1; nil without a date.

@@ -16,7 +16,7 @@ extension Relay {
         requestID: String,
         logger: Logger
     ) async -> AttemptOutcome {
-        var tracker = StreamTracker(isSSE: plan.isSSE, scrubber: plan.scrubber)
+        var tracker = StreamTracker(plan: plan)
         var first: [UInt8] = []
         var ended = false
         while first.isEmpty {
@@ -27,7 +27,7 @@ extension Relay {
                 return await self.transportFailed(error, key: key, reservation: reservation, logger: logger)
             }
             guard let chunk else {
-                first += tracker.remainder()
+                first += tracker.finish()
                 ended = true
                 break
             }
@@ -109,7 +109,7 @@ extension Relay {
                 // The client already has bytes; retrying would duplicate output, so end with an error event.
                 try await writer.write(tracker.errorTrailer(message: "upstream stream failed: \(upstreamError.code)"))
             } else if !ended {
-                let rest = tracker.remainder()
+                let rest = tracker.finish()
                 if !rest.isEmpty { try await writer.write(rest) }
             }
         } catch {

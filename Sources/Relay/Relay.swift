@@ -79,7 +79,8 @@ public final class Relay: HTTPHandler {
 
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
         let requestID = Self.makeRequestID()
-        let route = Route(method: request.method, path: request.path)
+        let route = Self.route(of: request)
+        let shape = route.errorShape
         switch route {
         case .health:
             let ready = self.isReady
@@ -91,7 +92,7 @@ public final class Relay: HTTPHandler {
                 requestID: requestID
             )
         case .methodNotAllowed(let allowed):
-            var response = APIError.methodNotAllowed().response(requestID: requestID)
+            var response = APIError.methodNotAllowed().response(requestID: requestID, shape: shape)
             response.headers.add("Allow", allowed)
             return response
         default:
@@ -106,35 +107,38 @@ public final class Relay: HTTPHandler {
             return await self.handleAdmin(adminRoute, request: request, requestID: requestID)
         }
         guard let client = configuration.authenticator.authenticate(request) else {
-            return APIError.unauthenticated().response(requestID: requestID)
+            return APIError.unauthenticated().response(requestID: requestID, shape: shape)
         }
         let logger = self.logger.with(["request.id": requestID, "client": client])
         if request.bodyTooLarge {
-            return APIError.payloadTooLarge(limit: configuration.settings.server.maxBodyBytes).response(requestID: requestID)
+            return APIError.payloadTooLarge(limit: configuration.settings.server.maxBodyBytes)
+                .response(requestID: requestID, shape: shape)
         }
 
         switch route {
         case .invalidModel:
             return APIError.invalidArgument("invalid model name: use letters, digits, '.', '_' and '-' (at most 128)")
-                .response(requestID: requestID)
+                .response(requestID: requestID, shape: shape)
         case .unknownMethod:
             return APIError.notFound(
                 "unsupported model method; supported: generateContent, streamGenerateContent, "
-                    + "countTokens, embedContent, batchEmbedContents"
-            ).response(requestID: requestID)
+                    + "countTokens, embedContent, batchEmbedContents (Vertex: the first three)"
+            ).response(requestID: requestID, shape: shape)
         case .notImplemented(let feature):
-            return APIError.notImplemented(feature).response(requestID: requestID)
-        case .listModels, .getModel, .generate:
+            return APIError.notImplemented(feature).response(requestID: requestID, shape: shape)
+        case .listModels, .getModel, .generate, .vertex, .openAIChat, .openAIEmbeddings, .openAIModels,
+            .openAIPassthrough:
             do {
                 let plan = try ForwardPlan(
                     route: route,
                     request: request,
+                    requestID: requestID,
                     settings: configuration.settings,
                     scrubber: configuration.scrubber
                 )
                 return await self.forward(plan, requestID: requestID, logger: logger)
             } catch {
-                return error.response(requestID: requestID)
+                return error.response(requestID: requestID, shape: shape)
             }
         case .health, .livez, .notFound, .methodNotAllowed, .admin:
             preconditionFailure("route answered above: \(route)")
@@ -143,7 +147,8 @@ public final class Relay: HTTPHandler {
 
     /// Refuses a request without a valid client token before its body is read.
     public func respondBeforeBody(to head: HTTPRequest) -> HTTPResponse? {
-        switch Route(method: head.method, path: head.path) {
+        let route = Self.route(of: head)
+        switch route {
         case .health, .livez, .notFound, .methodNotAllowed:
             return nil
         case .admin:
@@ -153,8 +158,15 @@ public final class Relay: HTTPHandler {
         default:
             let authenticator = self.configuration.withLock { $0.authenticator }
             guard authenticator.authenticate(head) == nil else { return nil }
-            return APIError.unauthenticated().response(requestID: Self.makeRequestID())
+            return APIError.unauthenticated().response(requestID: Self.makeRequestID(), shape: route.errorShape)
         }
+    }
+
+    /// The route of a request; a Gemini client (token in `x-goog-api-key` or `?key=`) asking for
+    /// `GET /v1/models` gets Gemini's list, anyone else OpenAI's.
+    static func route(of request: HTTPRequest) -> Route {
+        let isGeminiClient = request.headers["x-goog-api-key"] != nil || request.queryValue("key") != nil
+        return Route(method: request.method, path: request.path, isGeminiClient: isGeminiClient)
     }
 
     static func json(status: Int, _ value: JSONValue, requestID: String) -> HTTPResponse {

@@ -8,6 +8,17 @@ enum Route: Sendable, Equatable {
     case getModel(version: String, model: ModelName)
     /// `POST {prefix}/{version}/models/{model}:{method}`.
     case generate(version: String, model: ModelName, method: GeminiMethod)
+    /// Vertex AI Express: `/vertex-express/{v1,v1beta1}/publishers/google/models/{model}:{method}`
+    /// and gemini-balance's `/vertex-express/v1beta/models/{model}:{method}`.
+    case vertex(model: ModelName, method: GeminiMethod)
+    /// `POST /v1/chat/completions`, translated to Gemini.
+    case openAIChat
+    /// `POST /v1/embeddings`, translated to `batchEmbedContents`.
+    case openAIEmbeddings
+    /// `GET /v1/models` from an OpenAI client.
+    case openAIModels
+    /// `/openai/v1/{path}`, forwarded as is to Gemini's OpenAI-compatible endpoint.
+    case openAIPassthrough(path: String)
     /// Files and cached contents: answered 501 until key affinity exists.
     case notImplemented(feature: String)
     case health
@@ -24,16 +35,70 @@ enum Route: Sendable, Equatable {
     /// API versions the Gemini routes accept; the relay keeps the client's version upstream.
     static let versions: Set<String> = ["v1beta", "v1", "v1alpha"]
 
-    init(method: String, path: String) {
+    /// - Parameter isGeminiClient: the request carries its token the Gemini way (`x-goog-api-key`
+    ///   or `?key=`); only `GET /v1/models` differs by it (Gemini's list, else OpenAI's).
+    init(method: String, path: String, isGeminiClient: Bool = false) {
         switch path {
         case "/health": self = method == "GET" || method == "HEAD" ? .health : .methodNotAllowed(allowed: "GET")
         case "/livez": self = method == "GET" || method == "HEAD" ? .livez : .methodNotAllowed(allowed: "GET")
+        case "/v1/chat/completions": self = method == "POST" ? .openAIChat : .methodNotAllowed(allowed: "POST")
+        case "/v1/embeddings": self = method == "POST" ? .openAIEmbeddings : .methodNotAllowed(allowed: "POST")
+        case "/v1/models" where !isGeminiClient:
+            self = method == "GET" ? .openAIModels : .methodNotAllowed(allowed: "GET")
         default:
             if path == "/admin" || path.hasPrefix("/admin/") {
                 self = AdminRoute.route(method: method, path: path)
+            } else if path.hasPrefix("/openai/v1/") {
+                self = Route.openAI(method: method, rest: String(path.dropFirst("/openai/v1/".count)))
+            } else if path.hasPrefix("/vertex-express/") {
+                self = Route.vertex(method: method, path: path)
             } else {
                 self = Route.gemini(method: method, path: path)
             }
+        }
+    }
+
+    /// The paths of Gemini's OpenAI-compatible endpoint the relay forwards.
+    private static func openAI(method: String, rest: String) -> Route {
+        switch rest {
+        case "chat/completions", "embeddings":
+            return method == "POST" ? .openAIPassthrough(path: rest) : .methodNotAllowed(allowed: "POST")
+        case "models":
+            return method == "GET" ? .openAIPassthrough(path: rest) : .methodNotAllowed(allowed: "GET")
+        default:
+            let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == 2, parts[0] == "models" else { return .notFound }
+            guard ModelName(String(parts[1])) != nil else { return .invalidModel }
+            return method == "GET" ? .openAIPassthrough(path: rest) : .methodNotAllowed(allowed: "GET")
+        }
+    }
+
+    private static func vertex(method: String, path: String) -> Route {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst(2).map(String.init)
+        let target: String
+        switch segments.count {
+        case 5 where ["v1", "v1beta1"].contains(segments[0]) && segments[1] == "publishers" && segments[2] == "google"
+            && segments[3] == "models":
+            target = segments[4]
+        case 3 where segments[0] == "v1beta" && segments[1] == "models":
+            target = segments[2]
+        default:
+            return .notFound
+        }
+        guard let colon = target.firstIndex(of: ":") else { return .notFound }
+        guard let model = ModelName(String(target[..<colon])) else { return .invalidModel }
+        let name = String(target[target.index(after: colon)...])
+        guard let vertexMethod = GeminiMethod(rawValue: name), vertexMethod.isVertexExpress else {
+            return .unknownMethod(name)
+        }
+        return method == "POST" ? .vertex(model: model, method: vertexMethod) : .methodNotAllowed(allowed: "POST")
+    }
+
+    /// How errors on this route are shaped: OpenAI's on the OpenAI routes, Google's elsewhere.
+    var errorShape: ErrorShape {
+        switch self {
+        case .openAIChat, .openAIEmbeddings, .openAIModels, .openAIPassthrough: .openAI
+        default: .google
         }
     }
 
@@ -84,6 +149,17 @@ enum GeminiMethod: String, Sendable, Equatable {
     var isMetered: Bool { self != .countTokens }
 
     var isStreaming: Bool { self == .streamGenerateContent }
+
+    /// The methods Vertex AI Express offers with an API key.
+    var isVertexExpress: Bool { [.generateContent, .streamGenerateContent, .countTokens].contains(self) }
+}
+
+/// The JSON shape errors take on a route (DESIGN.md §7).
+enum ErrorShape: Sendable, Equatable {
+    /// `{"error":{"code","message","status"}}` — Gemini, Vertex and admin routes.
+    case google
+    /// `{"error":{"message","type","code"}}` — OpenAI routes.
+    case openAI
 }
 
 /// The admin API (DESIGN.md §7), guarded by `admin_token`.

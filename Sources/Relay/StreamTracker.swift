@@ -1,30 +1,43 @@
 import KeyPool
 
-/// Watches a streamed Gemini answer on its way to the client: cuts SSE streams into whole events
-/// (so an event split across network reads is relayed intact), notices `{"error":…}` events,
-/// scrubs them, and keeps the last `usageMetadata` (streams repeat it cumulatively; take the
-/// last, never the sum).
+/// Watches a streamed answer on its way to the client: cuts SSE streams into whole events (so an
+/// event split across network reads is relayed intact), notices `{"error":…}` events and scrubs
+/// them, keeps the last usage (streams repeat it cumulatively; take the last, never the sum), and
+/// for OpenAI chat clients translates each Gemini event into `chat.completion.chunk` frames.
 struct StreamTracker: Sendable {
     let isSSE: Bool
     let scrubber: SecretScrubber
+    /// Usage comes as OpenAI's `usage` (Gemini's OpenAI endpoint) rather than `usageMetadata`.
+    let reportsOpenAIUsage: Bool
+    /// Set for `/v1/chat/completions`: Gemini events become OpenAI chunks.
+    private var chat: ChatStreamTranslator?
+    private let errorShape: ErrorShape
     private var scanner = SSEScanner()
     private var lastUsagePayload: [UInt8]? = nil
     /// The streamed JSON array form is parsed once at the end; beyond this size usage is not read.
     private var collected: [UInt8] = []
     private var collectedOverflow = false
     private static let maxCollectedBytes = 16 << 20
-    private static let usageMarker = Array("\"usageMetadata\"".utf8)
 
     /// Events (or array bytes) passed on so far.
     private(set) var eventsSeen = 0
     /// Whether the upstream put an error object in the stream.
     private(set) var sawErrorEvent = false
-    /// The scrubbed error event, when the stream's first event was one.
+    /// The scrubbed error event (Google's shape), when the stream's first event was one.
     private(set) var firstEventError: [UInt8]? = nil
 
-    init(isSSE: Bool, scrubber: SecretScrubber) {
-        self.isSSE = isSSE
-        self.scrubber = scrubber
+    init(plan: ForwardPlan) {
+        self.isSSE = plan.isSSE
+        self.scrubber = plan.scrubber
+        self.reportsOpenAIUsage = plan.reportsOpenAIUsage
+        self.errorShape = plan.errorShape
+        if case .openAIChat(let model, let id, let created, let includeUsage) = plan.adapter {
+            self.chat = ChatStreamTranslator(model: model, id: id, created: created, includeUsage: includeUsage)
+        }
+    }
+
+    private var usageMarker: [UInt8] {
+        Array((self.reportsOpenAIUsage ? "\"usage\"" : "\"usageMetadata\"").utf8)
     }
 
     /// Adds upstream bytes; returns the bytes ready to go to the client.
@@ -39,38 +52,45 @@ struct StreamTracker: Sendable {
             self.eventsSeen += 1
             if event.data.startsWithErrorObject {
                 self.sawErrorEvent = true
-                let scrubbedData = self.scrubber.scrubErrorBody(event.data)
-                let scrubbed = Array("data: ".utf8) + scrubbedData + Array("\r\n\r\n".utf8)
-                if self.eventsSeen == 1 { self.firstEventError = scrubbedData }
-                out += scrubbed
+                let scrubbed = self.scrubber.scrubErrorBody(event.data)
+                if self.eventsSeen == 1 { self.firstEventError = scrubbed }
+                out += self.errorFrame(googleError: scrubbed)
+                continue
+            }
+            if event.data.contains(bytes: self.usageMarker) { self.lastUsagePayload = event.data }
+            if self.chat != nil {
+                // An event that does not parse is dropped rather than passed to an OpenAI client.
+                guard let document = try? JSONValue.parse(event.data) else { continue }
+                for frame in self.chat!.translate(event: document) { out += frame }
             } else {
-                if event.data.contains(bytes: Self.usageMarker) { self.lastUsagePayload = event.data }
                 out += event.raw
             }
         }
         return out
     }
 
-    /// Bytes of an unfinished last event, passed on when the stream ended cleanly.
-    mutating func remainder() -> [UInt8] {
-        self.isSSE ? self.scanner.remainder() : []
+    /// What ends a stream that ended cleanly: an unfinished last event passed on as it came, or
+    /// for OpenAI chat clients the usage chunk (when asked for) and `data: [DONE]`.
+    mutating func finish() -> [UInt8] {
+        guard self.isSSE else { return [] }
+        let rest = self.scanner.remainder()
+        guard self.chat != nil else { return rest }
+        return self.chat!.finish().flatMap { $0 }
     }
 
     /// The tokens the stream reported last.
     var usage: TokenUsage? {
         if self.isSSE {
-            return self.lastUsagePayload.flatMap { try? JSONValue.parse($0) }.flatMap(TokenUsage.from(response:))
+            guard let payload = self.lastUsagePayload, let document = try? JSONValue.parse(payload) else { return nil }
+            return self.reportsOpenAIUsage ? Relay.openAIUsage(document) : TokenUsage.from(response: document)
         }
-        guard !self.collectedOverflow, let items = (try? JSONValue.parse(self.collected))?.arrayValue else {
-            return nil
-        }
+        guard !self.collectedOverflow, let items = (try? JSONValue.parse(self.collected))?.arrayValue else { return nil }
         return items.reversed().lazy.compactMap(TokenUsage.from(response:)).first
     }
 
     /// Whether a streamed JSON array held an error element (checked at the end).
     var arrayHeldError: Bool {
-        guard !self.isSSE, !self.collectedOverflow, let items = (try? JSONValue.parse(self.collected))?.arrayValue
-        else {
+        guard !self.isSSE, !self.collectedOverflow, let items = (try? JSONValue.parse(self.collected))?.arrayValue else {
             return false
         }
         return items.contains { $0["error"] != nil }
@@ -79,8 +99,19 @@ struct StreamTracker: Sendable {
     /// The event the relay appends when the upstream failed after the client got bytes.
     func errorTrailer(message: String) -> [UInt8] {
         let error: JSONValue = ["error": ["code": 502, "message": .string(message), "status": "UNAVAILABLE"]]
-        if self.isSSE { return Array("data: ".utf8) + error.serializedBytes + Array("\r\n\r\n".utf8) }
+        if self.isSSE { return self.errorFrame(googleError: error.serializedBytes) }
         return Array("\r\n,\r\n".utf8) + error.serializedBytes + Array("\r\n]".utf8)
+    }
+
+    /// One SSE event carrying a (scrubbed) Google error, in the client's shape.
+    private func errorFrame(googleError: [UInt8]) -> [UInt8] {
+        switch self.errorShape {
+        case .google:
+            return Array("data: ".utf8) + googleError + Array("\r\n\r\n".utf8)
+        case .openAI:
+            let status = (try? JSONValue.parse(googleError))?["error"]?["code"]?.intValue ?? 502
+            return Array("data: ".utf8) + OpenAIError.fromGoogle(status: status, body: googleError).body + Array("\n\n".utf8)
+        }
     }
 
     private mutating func collect(_ chunk: [UInt8]) {
