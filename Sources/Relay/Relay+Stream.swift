@@ -27,7 +27,15 @@ extension Relay {
                 return await self.transportFailed(error, key: key, reservation: reservation, logger: logger)
             }
             guard let chunk else {
-                first += tracker.finish()
+                let ending = tracker.finish()
+                if first.isEmpty && !tracker.sawFinish {
+                    // Nothing reached the client yet: an empty or cut stream can still fail over.
+                    if let reservation { self.ledger.record(reservation, tokens: nil, outcome: .error) }
+                    await self.ledger.noteError(key.id, error: "stream ended before its first event")
+                    let apiError = APIError.upstreamUnreachable(UpstreamErrorSummary(description: "stream ended early", isTimeout: false))
+                    return .retry(FailedAttempt(status: 502, body: apiError.body, retryAt: nil), backoff: true)
+                }
+                first += ending
                 ended = true
                 break
             }
@@ -118,6 +126,7 @@ extension Relay {
         }
 
         let failed = upstreamError != nil || tracker.sawErrorEvent || tracker.arrayHeldError
+            || (!clientGone && !tracker.sawFinish)
         if let reservation {
             self.ledger.record(reservation, tokens: tracker.usage, outcome: failed ? .error : .success)
         }

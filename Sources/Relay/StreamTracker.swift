@@ -25,6 +25,11 @@ struct StreamTracker: Sendable {
     private(set) var sawErrorEvent = false
     /// The scrubbed error event (Google's shape), when the stream's first event was one.
     private(set) var firstEventError: [UInt8]? = nil
+    /// Whether an event said the answer is complete (`finishReason`, a blocked prompt's
+    /// `blockReason`, or OpenAI's `finish_reason`); a stream that ends without one was cut short.
+    private(set) var sawFinish = false
+    private static let finishMarkers = ["\"finishReason\"", "\"blockReason\"", "\"finish_reason\":\"", "\"finish_reason\": \""]
+        .map { Array($0.utf8) }
 
     init(plan: ForwardPlan) {
         self.isSSE = plan.isSSE
@@ -58,6 +63,7 @@ struct StreamTracker: Sendable {
                 continue
             }
             if event.data.contains(bytes: self.usageMarker) { self.lastUsagePayload = event.data }
+            if !self.sawFinish { self.sawFinish = Self.finishMarkers.contains { event.data.contains(bytes: $0) } }
             if self.chat != nil {
                 // An event that does not parse is dropped rather than passed to an OpenAI client.
                 guard let document = try? JSONValue.parse(event.data) else { continue }
@@ -69,11 +75,20 @@ struct StreamTracker: Sendable {
         return out
     }
 
-    /// What ends a stream that ended cleanly: an unfinished last event passed on as it came, or
-    /// for OpenAI chat clients the usage chunk (when asked for) and `data: [DONE]`.
+    /// What ends a stream whose upstream closed cleanly: an unfinished last event passed on as it
+    /// came, or for OpenAI chat clients the usage chunk (when asked for) and `data: [DONE]`. A
+    /// stream that closed before saying it was finished gets an error event instead, so the
+    /// client's SDK raises rather than taking a truncated answer as whole.
     mutating func finish() -> [UInt8] {
-        guard self.isSSE else { return [] }
+        if !self.isSSE {
+            self.sawFinish = self.collected.contains(bytes: Self.finishMarkers[0])
+                || self.collected.contains(bytes: Self.finishMarkers[1]) || self.collectedOverflow
+            return []
+        }
         let rest = self.scanner.remainder()
+        guard self.sawFinish else {
+            return self.errorTrailer(message: "upstream stream ended before the answer was complete")
+        }
         guard self.chat != nil else { return rest }
         return self.chat!.finish().flatMap { $0 }
     }

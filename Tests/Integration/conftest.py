@@ -17,6 +17,10 @@ KEYS = [
     "AIzaSyINTEGRATION0000000000000000000002",
     "AIzaSyINTEGRATION0000000000000000000003",
 ]
+VERTEX_KEYS = [
+    "AQ.INTEGRATIONvertex000000000000000000000000000000001",
+    "AQ.INTEGRATIONvertex000000000000000000000000000000002",
+]
 TOKEN = "integration-client-token"
 
 
@@ -76,7 +80,7 @@ def stack():
     stack.start(
         "simulator",
         ["simulate", "--listen", f"127.0.0.1:{sim_port}", "--keys", ",".join(KEYS),
-         "--chunks", "4", "--chunk-delay-ms", "300"],
+         "--vertex-keys", ",".join(VERTEX_KEYS), "--chunks", "4", "--chunk-delay-ms", "300"],
         dict(os.environ),
         f"http://127.0.0.1:{sim_port}/simulator/stats",
     )
@@ -84,13 +88,16 @@ def stack():
     env.update({
         "KEYRELAY_API_KEYS": ",".join(KEYS),
         "KEYRELAY_ALLOWED_TOKENS": f"sdk:{TOKEN}",
+        "KEYRELAY_VERTEX_API_KEYS": ",".join(VERTEX_KEYS),
         "KEYRELAY_UPSTREAM_BASE_URL": f"http://127.0.0.1:{sim_port}",
+        "KEYRELAY_VERTEX_BASE_URL": f"http://127.0.0.1:{sim_port}",
         "KEYRELAY_DATABASE_URL": os.path.join(workdir, "relay.sqlite"),
         "KEYRELAY_LISTEN": f"127.0.0.1:{relay_port}",
         "KEYRELAY_LOG_LEVEL": "debug",
     })
     stack.start("relay", ["serve"], env, f"http://127.0.0.1:{relay_port}/health")
     stack.relay_url = f"http://127.0.0.1:{relay_port}"
+    stack.database = env["KEYRELAY_DATABASE_URL"]
     stack.simulator_url = f"http://127.0.0.1:{sim_port}"
     yield stack
     stack.stop()

@@ -8,7 +8,7 @@ import urllib.request
 from google import genai
 from google.genai import types
 
-from conftest import KEYS, TOKEN
+from conftest import KEYS, TOKEN, VERTEX_KEYS
 
 
 def client_for(stack):
@@ -78,6 +78,6 @@ def test_client_token_never_reaches_upstream_and_keys_stay_out_of_logs(stack):
     assert TOKEN not in last
     logs = stack.log_text()
     assert logs  # the relay logged at debug level
-    for key in KEYS:
+    for key in KEYS + VERTEX_KEYS:
         assert key not in logs
     assert TOKEN not in logs
