@@ -90,7 +90,8 @@ import Testing
                     """
                     [{"functionDeclarations":[
                       {"name":"get_weather","description":"Weather for a city","parameters":{"type":"object",
-                        "properties":{"city":{"type":"string"},"unit":{"type":"string","nullable":true,"enum":["c","f"]},
+                        "properties":{"city":{"type":"string"},
+                          "unit":{"type":"string","nullable":true,"enum":["c","f"]},
                           "days":{"type":"array","items":{"type":"integer","minimum":1},"maxItems":7}},
                         "required":["city"]}},
                       {"name":"ping"}]}]
@@ -124,7 +125,8 @@ import Testing
             {"model":"m","messages":[
               {"role":"user","content":"Weather in Paris and Rome?"},
               {"role":"assistant","content":"","tool_calls":[
-                {"id":"call_a","type":"function","function":{"name":"get_weather","arguments":"{\\"city\\":\\"Paris\\"}"}},
+                {"id":"call_a","type":"function",
+                 "function":{"name":"get_weather","arguments":"{\\"city\\":\\"Paris\\"}"}},
                 {"id":"call_b","type":"function","function":{"name":"get_time","arguments":"{\\"city\\":\\"Rome\\"}"},
                  "extra_content":{"google":{"thought_signature":"c2ln"}}}]},
               {"role":"tool","tool_call_id":"call_a","content":"{\\"tempC\\":18}"},
@@ -138,7 +140,8 @@ import Testing
                     [{"role":"user","parts":[{"text":"Weather in Paris and Rome?"}]},
                      {"role":"model","parts":[
                        {"functionCall":{"name":"get_weather","args":{"city":"Paris"},"id":"call_a"}},
-                       {"functionCall":{"name":"get_time","args":{"city":"Rome"},"id":"call_b"},"thoughtSignature":"c2ln"}]},
+                       {"functionCall":{"name":"get_time","args":{"city":"Rome"},"id":"call_b"},
+                        "thoughtSignature":"c2ln"}]},
                      {"role":"user","parts":[
                        {"functionResponse":{"id":"call_a","name":"get_weather","response":{"tempC":18}}},
                        {"functionResponse":{"id":"call_b","name":"get_time","response":{"content":"noon"}}}]}]

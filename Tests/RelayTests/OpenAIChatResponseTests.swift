@@ -65,9 +65,11 @@ import Testing
                 == (try json(
                     """
                     {"index":0,"message":{"role":"assistant","content":null,"refusal":null,"tool_calls":[
-                      {"id":"call_0_0","type":"function","function":{"name":"get_weather","arguments":"{\\"city\\":\\"Paris\\"}"},
+                      {"id":"call_0_0","type":"function",
+                       "function":{"name":"get_weather","arguments":"{\\"city\\":\\"Paris\\"}"},
                        "extra_content":{"google":{"thought_signature":"c2ln"}}},
-                      {"id":"abc","type":"function","function":{"name":"get_time","arguments":"{\\"tz\\":\\"CET\\"}"}}]},
+                      {"id":"abc","type":"function",
+                       "function":{"name":"get_time","arguments":"{\\"tz\\":\\"CET\\"}"}}]},
                      "finish_reason":"tool_calls"}
                     """
                 ))

@@ -33,7 +33,9 @@ import Testing
         )
         let last = try sseDocuments(
             stream.translate(
-                event: try json(#"{"candidates":[{"content":{"parts":[{"text":"lo"}]},"finishReason":"STOP","index":0}]}"#)
+                event: try json(
+                    #"{"candidates":[{"content":{"parts":[{"text":"lo"}]},"finishReason":"STOP","index":0}]}"#
+                )
             )
         )
         #expect(last.count == 1)
@@ -79,7 +81,9 @@ import Testing
                 ))
         )
         let end = try sseDocuments(
-            stream.translate(event: try json(#"{"candidates":[{"content":{"parts":[{"text":""}]},"finishReason":"STOP"}]}"#))
+            stream.translate(
+                event: try json(#"{"candidates":[{"content":{"parts":[{"text":""}]},"finishReason":"STOP"}]}"#)
+            )
         )
         #expect(end.first?["choices"]?.arrayValue?.first?["finish_reason"] == "tool_calls")
         #expect(end.first?["choices"]?.arrayValue?.first?["delta"] == (try json("{}")))
@@ -88,10 +92,14 @@ import Testing
     @Test func includeUsageSendsAFinalUsageChunkThenDone() throws {
         var stream = self.translator(includeUsage: true)
         for event in [
-            #"{"candidates":[{"content":{"parts":[{"text":"a"}]}}],"usageMetadata":{"promptTokenCount":5,"totalTokenCount":7}}"#,
+            """
+            {"candidates":[{"content":{"parts":[{"text":"a"}]}}],
+             "usageMetadata":{"promptTokenCount":5,"totalTokenCount":7}}
+            """,
             """
             {"candidates":[{"content":{"parts":[{"text":"b"}]},"finishReason":"STOP"}],
-             "usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":2,"thoughtsTokenCount":3,"totalTokenCount":10}}
+             "usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":2,"thoughtsTokenCount":3,
+               "totalTokenCount":10}}
             """,
         ] {
             _ = stream.translate(event: try json(event))
@@ -138,7 +146,10 @@ import Testing
         let frames = try sseDocuments(
             stream.translate(
                 event: try json(
-                    #"{"candidates":[{"content":{"parts":[{"text":"A"}]},"index":0},{"content":{"parts":[{"text":"B"}]},"index":1}]}"#
+                    """
+                    {"candidates":[{"content":{"parts":[{"text":"A"}]},"index":0},
+                                   {"content":{"parts":[{"text":"B"}]},"index":1}]}
+                    """
                 )
             )
         )
@@ -154,6 +165,9 @@ import Testing
         #expect(frames.first?["error"]?["message"] == "internal")
         #expect(frames.first?["error"]?["type"] == "api_error")
         let text = String(decoding: stream.errorFrame(message: "upstream closed early"), as: UTF8.self)
-        #expect(text == #"data: {"error":{"message":"upstream closed early","type":"api_error","param":null,"code":null}}"# + "\n\n")
+        #expect(
+            text == #"data: {"error":{"message":"upstream closed early","type":"api_error","param":null,"code":null}}"#
+                + "\n\n"
+        )
     }
 }

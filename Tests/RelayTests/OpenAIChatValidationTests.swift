@@ -77,8 +77,14 @@ import Testing
             ),
             "tool_choice"
         ),
-        ("image with invalid base64", Self.image("data:image/png;base64,not*base64!"), "messages[0].content[0].image_url.url"),
-        ("image that is not an image", Self.image("data:text/plain;base64,aGk="), "messages[0].content[0].image_url.url"),
+        (
+            "image with invalid base64", Self.image("data:image/png;base64,not*base64!"),
+            "messages[0].content[0].image_url.url"
+        ),
+        (
+            "image that is not an image", Self.image("data:text/plain;base64,aGk="),
+            "messages[0].content[0].image_url.url"
+        ),
         ("image not base64-encoded", Self.image("data:image/png,rawbytes"), "messages[0].content[0].image_url.url"),
         (
             "tool result for an unknown call",

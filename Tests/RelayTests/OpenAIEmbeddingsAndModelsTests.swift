@@ -6,7 +6,9 @@ import Testing
 /// Embeddings and model lists translate both ways between OpenAI and Gemini shapes.
 @Suite struct OpenAIEmbeddingsAndModelsTests {
     @Test func singleInputBecomesOneBatchRequest() throws {
-        let request = try EmbeddingsRequest.translate(Array(#"{"model":"gemini-embedding-001","input":"hi","dimensions":768}"#.utf8))
+        let request = try EmbeddingsRequest.translate(
+            Array(#"{"model":"gemini-embedding-001","input":"hi","dimensions":768}"#.utf8)
+        )
         #expect(request.model == "gemini-embedding-001")
         #expect(request.count == 1)
         #expect(
@@ -56,7 +58,9 @@ import Testing
 
     @Test func tooManyInputsAreRefused() {
         let inputs = Array(repeating: #""a""#, count: 2049).joined(separator: ",")
-        #expect(throws: OpenAIError.self) { try EmbeddingsRequest.translate(Array(#"{"model":"e","input":[\#(inputs)]}"#.utf8)) }
+        #expect(throws: OpenAIError.self) {
+            try EmbeddingsRequest.translate(Array(#"{"model":"e","input":[\#(inputs)]}"#.utf8))
+        }
     }
 
     @Test func embeddingsResponseIsAnOpenAIList() throws {
@@ -79,7 +83,11 @@ import Testing
     @Test func base64EncodingWritesLittleEndianFloats() throws {
         let request = try EmbeddingsRequest.parse(Array(#"{"model":"e","input":"a","encoding_format":"base64"}"#.utf8))
         #expect(request.encoding == .base64)
-        let list = EmbeddingsResponse.translate(gemini: try json(#"{"embeddings":[{"values":[1.0,-2]}]}"#), model: "e", encoding: .base64)
+        let list = EmbeddingsResponse.translate(
+            gemini: try json(#"{"embeddings":[{"values":[1.0,-2]}]}"#),
+            model: "e",
+            encoding: .base64
+        )
         let text = try #require(list["data"]?.arrayValue?.first?["embedding"]?.stringValue)
         let bytes = try #require(Data(base64Encoded: text))
         #expect(Array(bytes) == [0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0xC0])

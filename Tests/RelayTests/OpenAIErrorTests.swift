@@ -4,11 +4,14 @@ import Testing
 
 /// Google error answers are re-shaped into the errors OpenAI clients parse.
 @Suite struct OpenAIErrorTests {
-    @Test(arguments: [
-        (400, "invalid_request_error", nil), (401, "authentication_error", "invalid_api_key"),
-        (403, "permission_error", nil), (404, "not_found_error", nil), (429, "rate_limit_error", "rate_limit_exceeded"),
-        (500, "api_error", nil), (503, "api_error", nil), (413, "invalid_request_error", nil),
-    ] as [(Int, String, String?)])
+    @Test(
+        arguments: [
+            (400, "invalid_request_error", nil), (401, "authentication_error", "invalid_api_key"),
+            (403, "permission_error", nil), (404, "not_found_error", nil),
+            (429, "rate_limit_error", "rate_limit_exceeded"),
+            (500, "api_error", nil), (503, "api_error", nil), (413, "invalid_request_error", nil),
+        ] as [(Int, String, String?)]
+    )
     func googleStatusMapsToOpenAIType(status: Int, type: String, code: String?) {
         let body = #"{"error":{"code":\#(status),"message":"upstream says no","status":"X"}}"#
         let error = OpenAIError.fromGoogle(status: status, body: Array(body.utf8))
@@ -47,7 +50,10 @@ import Testing
         #expect(
             try JSONValue.parse(error.body)
                 == (try json(
-                    #"{"error":{"message":"'n' must be an integer in 1...8","type":"invalid_request_error","param":"n","code":null}}"#
+                    """
+                    {"error":{"message":"'n' must be an integer in 1...8","type":"invalid_request_error",
+                     "param":"n","code":null}}
+                    """
                 ))
         )
         #expect(error.status == 400)

@@ -65,7 +65,10 @@ enum ChatContentParts {
             let audio = item["input_audio"]
             let dataParam = "\(param).input_audio.data"
             guard let format = audio?["format"]?.stringValue, format == "wav" || format == "mp3" else {
-                throw .invalidRequest("'\(param).input_audio.format' must be wav or mp3", param: "\(param).input_audio.format")
+                throw .invalidRequest(
+                    "'\(param).input_audio.format' must be wav or mp3",
+                    param: "\(param).input_audio.format"
+                )
             }
             guard let data = audio?["data"]?.stringValue, Self.isBase64(data) else {
                 throw .invalidRequest("'\(dataParam)' must be base64-encoded audio", param: dataParam)

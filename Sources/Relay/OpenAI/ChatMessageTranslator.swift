@@ -56,7 +56,8 @@ struct ChatMessageTranslator {
             guard let content else {
                 throw .invalidRequest("'\(contentParam)' is required for a \(role) message", param: contentParam)
             }
-            for text in try ChatContentParts.texts(content, param: contentParam, allowRefusal: false) {
+            for text in try ChatContentParts.texts(content, param: contentParam, allowRefusal: false)
+            where !text.isEmpty {
                 self.systemParts.append(["text": .string(text)])
             }
 
@@ -89,7 +90,9 @@ struct ChatMessageTranslator {
                 )
             }
             let response = try Self.functionResponse(content, param: contentParam)
-            let part: JSONValue = ["functionResponse": ["id": .string(callID), "name": .string(name), "response": response]]
+            let part: JSONValue = [
+                "functionResponse": ["id": .string(callID), "name": .string(name), "response": response]
+            ]
             self.append(role: "user", parts: [part])
 
         case "function":

@@ -102,7 +102,9 @@ public struct ChatRequest: Sendable, Hashable {
 
     /// Budgets for `reasoning_effort`, as Google's own OpenAI-compatible endpoint maps them.
     /// `minimal` (an OpenAI value) gets the low budget: 0 would fail on models that cannot stop thinking.
-    static let thinkingBudgets: [String: Int] = ["none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576]
+    static let thinkingBudgets: [String: Int] = [
+        "none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576,
+    ]
 
     /// The `generationConfig` members, in a fixed order; empty when the request sets none.
     private static func generationConfig(
@@ -133,8 +135,7 @@ public struct ChatRequest: Sendable, Hashable {
         if let value = try Self.number(document.present("presence_penalty"), param: "presence_penalty", in: -2...2) {
             config.append(("presencePenalty", value))
         }
-        if let value = try Self.number(document.present("frequency_penalty"), param: "frequency_penalty", in: -2...2)
-        {
+        if let value = try Self.number(document.present("frequency_penalty"), param: "frequency_penalty", in: -2...2) {
             config.append(("frequencyPenalty", value))
         }
         config.append(contentsOf: try Self.responseFormat(document.present("response_format")))

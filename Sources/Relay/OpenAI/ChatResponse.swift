@@ -22,7 +22,9 @@ public enum ChatResponse {
                 gemini["promptFeedback"]?["blockReason"] != nil
                 ? GeminiCandidate.blockedRefusal(gemini["promptFeedback"])
                 : "Gemini returned no candidates"
-            choices.append(Self.choice(index: 0, content: .null, refusal: refusal, toolCalls: [], finish: "content_filter"))
+            choices.append(
+                Self.choice(index: 0, content: .null, refusal: refusal, toolCalls: [], finish: "content_filter")
+            )
         }
         return [
             "id": .string(id),

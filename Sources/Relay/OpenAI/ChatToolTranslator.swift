@@ -28,10 +28,16 @@ enum ChatToolTranslator {
                 throw .invalidRequest("'\(param).function' must be an object", param: "\(param).function")
             }
             guard let name = function["name"]?.stringValue, !name.isEmpty else {
-                throw .invalidRequest("'\(param).function.name' must be a non-empty string", param: "\(param).function.name")
+                throw .invalidRequest(
+                    "'\(param).function.name' must be a non-empty string",
+                    param: "\(param).function.name"
+                )
             }
             guard seen.insert(name).inserted else {
-                throw .invalidRequest("'\(param).function.name' repeats the tool name '\(name)'", param: "\(param).function.name")
+                throw .invalidRequest(
+                    "'\(param).function.name' repeats the tool name '\(name)'",
+                    param: "\(param).function.name"
+                )
             }
 
             var declaration: [(String, JSONValue)] = [("name", .string(name))]
@@ -100,7 +106,10 @@ enum ChatToolTranslator {
             throw .invalidRequest("'\(param)' must be a JSON schema object, got \(schema.typeName)", param: param)
         }
         if schema["$ref"] != nil {
-            throw .invalidRequest("'\(param)' uses $ref, which Gemini does not support; inline the definition", param: param)
+            throw .invalidRequest(
+                "'\(param)' uses $ref, which Gemini does not support; inline the definition",
+                param: param
+            )
         }
         var cleaned: [(String, JSONValue)] = []
         for (key, value) in members {

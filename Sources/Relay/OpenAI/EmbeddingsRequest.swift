@@ -56,12 +56,18 @@ public struct EmbeddingsRequest: Sendable, Hashable {
             if let dimensions { request.append(("outputDimensionality", JSONValue(dimensions))) }
             return .object(request)
         }
-        return EmbeddingsRequest(model: model, gemini: ["requests": .array(requests)], count: texts.count, encoding: encoding)
+        return EmbeddingsRequest(
+            model: model,
+            gemini: ["requests": .array(requests)],
+            count: texts.count,
+            encoding: encoding
+        )
     }
 
     /// `parse(_:)` reduced to what the forwarding path needs.
     /// - Throws: as `parse(_:)`.
-    public static func translate(_ body: [UInt8]) throws(OpenAIError) -> (model: String, gemini: JSONValue, count: Int) {
+    public static func translate(_ body: [UInt8]) throws(OpenAIError) -> (model: String, gemini: JSONValue, count: Int)
+    {
         let request = try Self.parse(body)
         return (request.model, request.gemini, request.count)
     }
