@@ -34,9 +34,9 @@ extension ForwardPlan {
 
     /// `POST /v1/embeddings`: translated to `batchEmbedContents`, one unit of quota per text.
     mutating func planOpenAIEmbeddings(request: HTTPRequest) throws(APIError) {
-        let translated: (model: String, gemini: JSONValue, count: Int)
+        let translated: EmbeddingsRequest
         do {
-            translated = try EmbeddingsRequest.translate(request.body)
+            translated = try EmbeddingsRequest.parse(request.body)
         } catch {
             throw APIError.from(error)
         }
@@ -50,7 +50,7 @@ extension ForwardPlan {
         self.limits = resolved.limits
         self.cost = max(1, translated.count)
         self.isMetered = true
-        self.adapter = .openAIEmbeddings(model: translated.model)
+        self.adapter = .openAIEmbeddings(model: translated.model, encoding: translated.encoding)
     }
 
     /// `/openai/v1/{path}`: forwarded as is to Gemini's OpenAI-compatible endpoint with a pool
@@ -96,8 +96,8 @@ extension ForwardPlan.Adapter {
             return nil
         case .openAIChat(let model, let id, let created, _):
             return ChatResponse.translate(gemini: document, model: model, id: id, created: created)
-        case .openAIEmbeddings(let model):
-            return EmbeddingsResponse.translate(gemini: document, model: model)
+        case .openAIEmbeddings(let model, let encoding):
+            return EmbeddingsResponse.translate(gemini: document, model: model, encoding: encoding)
         case .openAIModels:
             return ModelList.translate(gemini: document)
         }

@@ -12,8 +12,8 @@ struct ForwardPlan: Sendable {
         case passthrough
         /// Gemini `generateContent` → OpenAI `chat.completion` (or chunks when streaming).
         case openAIChat(model: String, id: String, created: Int, includeUsage: Bool)
-        /// Gemini `batchEmbedContents` → OpenAI embeddings list.
-        case openAIEmbeddings(model: String)
+        /// Gemini `batchEmbedContents` → OpenAI embeddings list (floats, or base64 as the SDK asks).
+        case openAIEmbeddings(model: String, encoding: EmbeddingEncoding)
         /// Gemini model list → OpenAI model list.
         case openAIModels
     }

@@ -33,6 +33,7 @@ final class RelayHarness: Sendable {
     init(
         keys: [String],
         simulatorKeys: [String]? = nil,
+        vertexKeys: [String] = [],
         environment: [String: String] = [:],
         configureSimulator: (inout SimulatorOptions) -> Void = { _ in }
     ) async throws {
@@ -42,6 +43,7 @@ final class RelayHarness: Sendable {
         self.directory = try TemporaryDirectory(prefix: "relay-harness")
 
         var options = SimulatorOptions(keys: (simulatorKeys ?? keys).compactMap(APIKey.init))
+        options.vertexKeys = vertexKeys.compactMap(APIKey.init)
         options.host = "127.0.0.1"
         options.port = 0
         options.chunkCount = 3
@@ -57,6 +59,8 @@ final class RelayHarness: Sendable {
             "KEYRELAY_API_KEYS": keys.joined(separator: ","),
             "KEYRELAY_ALLOWED_TOKENS": "harness:\(Self.token)",
             "KEYRELAY_UPSTREAM_BASE_URL": "http://127.0.0.1:\(self.simulatorServer.port)",
+            "KEYRELAY_VERTEX_BASE_URL": "http://127.0.0.1:\(self.simulatorServer.port)",
+            "KEYRELAY_VERTEX_API_KEYS": vertexKeys.joined(separator: ","),
             "KEYRELAY_DATABASE_URL": self.directory.path("relay.sqlite"),
             "KEYRELAY_MAX_RETRIES": "3",
         ]
