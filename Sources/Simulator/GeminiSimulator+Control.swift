@@ -69,9 +69,15 @@ extension GeminiSimulator {
         ["error_rate": .number(String(state.errorRate)), "error_status": JSONValue(state.errorStatus)]
     }
 
-    /// Keys by index and fingerprint, never the key itself.
+    /// `("gemini", i)` for `options.keys[i]`, `("vertex", i)` for `options.vertexKeys[i]`.
+    private func keyLabel(_ index: Int) -> (kind: String, index: Int) {
+        index < self.options.keys.count ? ("gemini", index) : ("vertex", index - self.options.keys.count)
+    }
+
+    /// Keys by kind, index (within their list) and fingerprint, never the key itself: the
+    /// `--keys` keys first (`"kind": "gemini"`), then the `--vertex-keys` keys (`"vertex"`).
     private func statsDocument(_ state: SimulatorState) -> JSONValue {
-        let keys: [JSONValue] = self.options.keys.enumerated().map { index, key in
+        let keys: [JSONValue] = self.allKeys.enumerated().map { index, key in
             let models = (state.stats[index] ?? [:]).sorted { $0.key < $1.key }.map { model, stats in
                 (
                     model,
@@ -83,9 +89,10 @@ extension GeminiSimulator {
                     ] as JSONValue
                 )
             }
+            let label = self.keyLabel(index)
             return [
-                "index": JSONValue(index), "fingerprint": .string(key.fingerprint.description),
-                "models": .object(models),
+                "index": JSONValue(label.index), "kind": .string(label.kind),
+                "fingerprint": .string(key.fingerprint.description), "models": .object(models),
             ]
         }
         return [
@@ -102,8 +109,10 @@ extension GeminiSimulator {
             ("source", .string(recorded.keySource)), ("matched_configured_key", .bool(recorded.keyIndex != nil)),
         ]
         if let index = recorded.keyIndex {
-            key.append(("index", JSONValue(index)))
-            key.append(("fingerprint", .string(self.options.keys[index].fingerprint.description)))
+            let label = self.keyLabel(index)
+            key.append(("index", JSONValue(label.index)))
+            key.append(("kind", .string(label.kind)))
+            key.append(("fingerprint", .string(self.allKeys[index].fingerprint.description)))
         }
         var members: [(String, JSONValue)] = [
             ("method", .string(recorded.method)), ("path", .string(recorded.path)),

@@ -10,6 +10,10 @@ extension GeminiSimulator {
         case admitted(responseID: String)
     }
 
+    /// Wait between the two halves of an event under `[[sse-split]]`: long enough that the
+    /// halves reach the reader in separate TCP reads.
+    static let sseSplitPause: Duration = .milliseconds(20)
+
     /// Embedding length when the request names no `outputDimensionality` (kept small for benchmarks).
     static let defaultEmbeddingDimensions = 16
 
@@ -44,6 +48,25 @@ extension GeminiSimulator {
             isVertex: route.isVertex,
             createTime: Self.timestamp(now)
         )
+        switch self.admitCall(method: method, keyIndex: keyIndex, model: name, facts: facts, answer: answer, now: now) {
+        case .failure(let error):
+            return Self.error(error)
+        case .success(let responseID):
+            answer.responseID = responseID
+            return self.success(request, route: route, method: method, body: body, facts: facts, answer: answer)
+        }
+    }
+
+    /// Counts one call of `method` against the key's quotas: the response id when admitted,
+    /// else Google's error (injected, or the 429 of the key's surface).
+    func admitCall(
+        method: ModelMethod,
+        keyIndex: Int,
+        model name: ModelName,
+        facts: RequestFacts,
+        answer: GenerateAnswer,
+        now: Date
+    ) -> Result<String, GoogleError> {
         let (quotaModel, limits) = self.limits.resolve(name)
         let decision = self.admit(
             method: method,
@@ -57,10 +80,10 @@ extension GeminiSimulator {
 
         switch decision {
         case .injected(let status):
-            return Self.error(.injected(status: status))
+            return .failure(.injected(status: status))
         case .overQuota(let violations):
-            if route.isVertex { return Self.error(.vertexResourceExhausted()) }
-            return Self.error(
+            if answer.isVertex { return .failure(.vertexResourceExhausted()) }
+            return .failure(
                 .quotaExceeded(
                     violations,
                     model: quotaModel,
@@ -70,8 +93,7 @@ extension GeminiSimulator {
                 )
             )
         case .admitted(let responseID):
-            answer.responseID = responseID
-            return self.success(request, route: route, method: method, body: body, facts: facts, answer: answer)
+            return .success(responseID)
         }
     }
 
@@ -84,7 +106,7 @@ extension GeminiSimulator {
         totalTokens: Int,
         now: Date
     ) -> Admission {
-        let key = self.options.keys[keyIndex]
+        let key = self.allKeys[keyIndex]
         let isBatch = method == .batchEmbedContents
         let units = isBatch ? facts.batchTokens.count : 1
         let inputTokens = isBatch ? facts.batchTokens.reduce(0, +) : facts.promptTokens
@@ -137,13 +159,17 @@ extension GeminiSimulator {
 
         case .streamGenerateContent:
             let isSSE = request.queryValue("alt") == "sse" || request.queryValue("$alt") == "sse"
+            let isDropped = facts.markers.contains(.streamDrop)
             let plan = StreamPlan(
                 format: isSSE ? .serverSentEvents : .jsonArray,
                 events: answer.streamEvents(
                     count: self.options.chunkCount,
-                    failAfterFirst: facts.markers.contains(.streamError)
+                    failAfterFirst: facts.markers.contains(.streamError),
+                    dropAfterFirst: isDropped
                 ),
-                chunkDelay: self.options.chunkDelay
+                chunkDelay: self.options.chunkDelay,
+                isCutShort: isDropped,
+                splitPause: facts.markers.contains(.sseSplit) ? Self.sseSplitPause : nil
             )
             var headers = Self.googleHeaders(
                 contentType: isSSE ? "text/event-stream" : "application/json; charset=UTF-8"
@@ -169,7 +195,7 @@ extension GeminiSimulator {
     }
 
     /// `{"values": [...]}` derived from the request's content, so equal texts embed equally.
-    private static func embedding(for request: JSONValue) -> JSONValue {
+    static func embedding(for request: JSONValue) -> JSONValue {
         let requested = request["outputDimensionality"]?.intValue ?? request["output_dimensionality"]?.intValue
         let dimensions = min(max(requested ?? Self.defaultEmbeddingDimensions, 1), 3072)
         let digest = SHA256.digest(Array((request["content"] ?? request).serialized.utf8))

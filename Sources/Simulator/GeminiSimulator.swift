@@ -4,9 +4,10 @@ import KeyPool
 import Logging
 import Synchronization
 
-/// A Gemini-compatible upstream for demos, tests and benchmarks: serves the Gemini API and
-/// Vertex AI Express paths, enforces per-key limits in fixed UTC-minute windows and Pacific days,
-/// answers with Google's bodies, and exposes control endpoints under `/simulator/`.
+/// A Gemini-compatible upstream for demos, tests and benchmarks: serves the Gemini API, its
+/// OpenAI-compatible endpoint and Vertex AI Express paths, enforces per-key limits in fixed
+/// UTC-minute windows and Pacific days, answers with Google's bodies, and exposes control
+/// endpoints under `/simulator/`.
 /// Thread-safe: all mutable state sits behind one Mutex. Never logs a key.
 public final class GeminiSimulator: HTTPHandler {
     let options: SimulatorOptions
@@ -14,7 +15,10 @@ public final class GeminiSimulator: HTTPHandler {
     let logger: Logger?
     let limits: ModelLimits
     let tier: QuotaTierName
-    let keyIndexes: [APIKey: Int]
+    /// `options.keys` then `options.vertexKeys`; a key index points into this list.
+    let allKeys: [APIKey]
+    let geminiKeyIndexes: [APIKey: Int]
+    let vertexKeyIndexes: [APIKey: Int]
     let state: Mutex<SimulatorState>
 
     /// Request headers whose values `/simulator/last-request` reports (never credentials).
@@ -33,8 +37,13 @@ public final class GeminiSimulator: HTTPHandler {
         self.logger = logger
         self.limits = options.modelLimits
         self.tier = options.rateLimits == nil ? .free : QuotaTierName(tableTier: options.quotaTier)
-        self.keyIndexes = Dictionary(
+        self.allKeys = options.keys + options.vertexKeys
+        self.geminiKeyIndexes = Dictionary(
             options.keys.enumerated().map { ($1, $0) },
+            uniquingKeysWith: { first, _ in first }
+        )
+        self.vertexKeyIndexes = Dictionary(
+            options.vertexKeys.enumerated().map { ($1, options.keys.count + $0) },
             uniquingKeysWith: { first, _ in first }
         )
         var random = SystemRandomNumberGenerator()
@@ -84,30 +93,44 @@ public final class GeminiSimulator: HTTPHandler {
 
     /// Checks the key, then serves the route.
     private func answer(_ request: HTTPRequest, route: SimulatorRoute) -> SimulatorResponse {
+        var openAIEndpoint: OpenAIEndpoint?
+        if case .openAI(let endpoint) = route.kind { openAIEndpoint = endpoint }
         let headerKey = request.headers["x-goog-api-key"].flatMap { $0.isEmpty ? nil : $0 }
         let queryKey = request.queryValue("key").flatMap { $0.isEmpty ? nil : $0 }
-        let rawKey = headerKey ?? queryKey
-        let keyIndex = rawKey.flatMap { APIKey($0) }.flatMap { self.keyIndexes[$0] }
+        let bearerKey = openAIEndpoint == nil ? nil : Self.bearerToken(request)
+        let rawKey = bearerKey ?? headerKey ?? queryKey
+        let keyIndex = rawKey.flatMap { APIKey($0) }.flatMap { self.keyIndex(of: $0, isVertex: route.isVertex) }
 
         self.state.withLock { state in
             state.requestsTotal += 1
             state.isKeyInURLSeen = state.isKeyInURLSeen || request.queryValue("key") != nil
             if rawKey != nil && keyIndex == nil { state.unknownKeyRequests += 1 }
             if request.method == "POST" {
-                state.lastRequest = Self.record(request, headerKey: headerKey, queryKey: queryKey, keyIndex: keyIndex)
+                state.lastRequest = Self.record(
+                    request,
+                    headerKey: headerKey,
+                    queryKey: queryKey,
+                    bearerKey: bearerKey,
+                    keyIndex: keyIndex
+                )
             }
         }
 
+        // The OpenAI-compatible endpoint wraps Google's error in a one-element list.
+        let isOpenAI = openAIEndpoint != nil
+        let failure = { (error: GoogleError) -> SimulatorResponse in
+            isOpenAI ? Self.openAIError(error) : Self.error(error)
+        }
         guard let rawKey else {
-            if request.headers["authorization"] != nil {
+            if openAIEndpoint == nil, request.headers["authorization"] != nil {
                 return Self.error(.unauthenticated(isVertex: route.isVertex, method: Self.rpcName(route)))
             }
-            return Self.error(.unregisteredCaller())
+            return failure(.unregisteredCaller())
         }
-        guard let keyIndex else { return Self.error(.apiKeyInvalid(rawKey: rawKey, isVertex: route.isVertex)) }
-        let key = self.options.keys[keyIndex]
+        guard let keyIndex else { return failure(.apiKeyInvalid(rawKey: rawKey, isVertex: route.isVertex)) }
+        let key = self.allKeys[keyIndex]
         if self.options.suspendedKeys.contains(key) {
-            return Self.error(.consumerSuspended(rawKey: rawKey, isVertex: route.isVertex))
+            return failure(.consumerSuspended(rawKey: rawKey, isVertex: route.isVertex))
         }
 
         switch route.kind {
@@ -117,33 +140,59 @@ public final class GeminiSimulator: HTTPHandler {
             return self.getModel(name, version: route.version)
         case .model(let model, let method):
             let response = self.serveModel(request, route: route, model: model, method: method, keyIndex: keyIndex)
-            self.logger?.debug(
-                "simulated request answered",
-                [
-                    "key.fingerprint": key.fingerprint.description, "model": String(model.prefix(128)),
-                    "method": method.rawValue, "upstream.status": String(response.status),
-                ]
-            )
+            self.logAnswer(key: key, model: model, method: method.rawValue, status: response.status)
+            return response
+        case .openAI(let endpoint):
+            let response = self.serveOpenAI(endpoint, request: request, keyIndex: keyIndex)
+            self.logAnswer(key: key, model: "openai", method: endpoint.rpcName, status: response.status)
             return response
         case .control:
             preconditionFailure("control endpoints are served before key checks")
         }
     }
 
+    /// The index of `key` among the keys the surface accepts: Vertex keys on Vertex paths (or
+    /// `keys` when no Vertex keys are configured), `keys` everywhere else.
+    func keyIndex(of key: APIKey, isVertex: Bool) -> Int? {
+        if isVertex && !self.options.vertexKeys.isEmpty { return self.vertexKeyIndexes[key] }
+        return self.geminiKeyIndexes[key]
+    }
+
+    /// The token of `Authorization: Bearer <token>`, nil when absent or empty.
+    private static func bearerToken(_ request: HTTPRequest) -> String? {
+        guard let value = request.headers["authorization"] else { return nil }
+        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        return token.isEmpty ? nil : token
+    }
+
+    private func logAnswer(key: APIKey, model: String, method: String, status: Int) {
+        self.logger?.debug(
+            "simulated request answered",
+            [
+                "key.fingerprint": key.fingerprint.description, "model": String(model.prefix(128)),
+                "method": method, "upstream.status": String(status),
+            ]
+        )
+    }
+
     private static func record(
         _ request: HTTPRequest,
         headerKey: String?,
         queryKey: String?,
+        bearerKey: String?,
         keyIndex: Int?
     ) -> RecordedRequest {
         let names = request.headers.map { $0.name.lowercased() }
         let selected = Self.reportedHeaders.compactMap { name in request.headers[name].map { (name: name, value: $0) } }
         let source =
-            switch (headerKey != nil, queryKey != nil) {
-            case (true, true): "both"
-            case (true, false): "header"
-            case (false, true): "query"
-            case (false, false): "none"
+            switch (bearerKey != nil, headerKey != nil, queryKey != nil) {
+            case (true, _, _): "bearer"
+            case (false, true, true): "both"
+            case (false, true, false): "header"
+            case (false, false, true): "query"
+            case (false, false, false): "none"
             }
         return RecordedRequest(
             method: request.method,
@@ -164,6 +213,7 @@ public final class GeminiSimulator: HTTPHandler {
         case .getModel: "GetModel"
         case .model(_, let method): method.rawValue.prefix(1).uppercased() + method.rawValue.dropFirst()
         case .control: "Control"
+        case .openAI(let endpoint): endpoint.rpcName
         }
     }
 
@@ -184,6 +234,11 @@ public final class GeminiSimulator: HTTPHandler {
 
     static func error(_ error: GoogleError) -> SimulatorResponse {
         Self.json(error.body, status: error.status)
+    }
+
+    /// Google's error as the OpenAI-compatible endpoint sends it: the same body in a one-element list.
+    static func openAIError(_ error: GoogleError) -> SimulatorResponse {
+        Self.json(.array([error.body]), status: error.status)
     }
 }
 

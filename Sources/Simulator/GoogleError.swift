@@ -3,7 +3,7 @@ import KeyPool
 
 /// A Google error answer: the HTTP status and the `google.rpc.Status` body, shaped like the ones
 /// quoted in gemini-wire.md §4 so the relay's classifier and scrubber meet real bodies.
-struct GoogleError: Sendable {
+struct GoogleError: Error, Sendable {
     /// The HTTP status code.
     var status: Int
     /// `{"error": {"code", "message", "status", "details"?}}`.

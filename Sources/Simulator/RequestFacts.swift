@@ -8,7 +8,18 @@ struct RequestFacts: Sendable {
         case invalidArgument = "[[invalid-argument]]"
         case block = "[[block]]"
         case streamError = "[[stream-error]]"
+        /// A candidate stopped for safety: `finishReason: SAFETY`, no content.
+        case safety = "[[safety]]"
+        /// Thinking used the whole output budget: `finishReason: MAX_TOKENS`, no content.
+        case maxTokens = "[[max-tokens]]"
+        /// The stream ends after its first chunk, without a finishReason or terminator.
+        case streamDrop = "[[stream-drop]]"
+        /// Each SSE event is sent in two writes, split inside its JSON.
+        case sseSplit = "[[sse-split]]"
     }
+
+    /// Most candidates one answer holds (Google's own limit is 8).
+    static let maxCandidates = 8
 
     /// Characters of every `text` value in the body.
     var inputCharacters: Int
@@ -22,6 +33,10 @@ struct RequestFacts: Sendable {
     var maxOutputTokens: Int?
     /// Input tokens of each inner request of `batchEmbedContents` (one entry per text).
     var batchTokens: [Int]
+    /// `generationConfig.candidateCount` (OpenAI `n`), 1...`maxCandidates`; default 1.
+    var candidateCount: Int
+    /// A function call or function result to answer with instead of an echo; nil without tools.
+    var toolAnswer: ToolAnswer?
 
     /// The estimate used throughout: a quarter of the characters, at least 1.
     static func tokens(characters: Int) -> Int { max(1, characters / 4) }
@@ -41,12 +56,35 @@ struct RequestFacts: Sendable {
         let thinking = config?["thinkingConfig"] ?? config?["thinking_config"]
         self.thinkingBudget = (thinking?["thinkingBudget"] ?? thinking?["thinking_budget"])?.intValue
         self.maxOutputTokens = (config?["maxOutputTokens"] ?? config?["max_output_tokens"])?.intValue
+        let count = (config?["candidateCount"] ?? config?["candidate_count"])?.intValue ?? 1
+        self.candidateCount = min(max(count, 1), Self.maxCandidates)
+        self.toolAnswer = ToolAnswer.native(request)
 
         self.batchTokens = (body["requests"]?.arrayValue ?? []).map { inner in
             var innerTexts: [String] = []
             Self.collectTexts(inner, into: &innerTexts)
             return Self.tokens(characters: innerTexts.reduce(0) { $0 + $1.count })
         }
+    }
+
+    /// Facts assembled by another request shape (the OpenAI-compatible endpoint).
+    init(
+        texts: [String],
+        lastUserText: String,
+        thinkingBudget: Int?,
+        maxOutputTokens: Int?,
+        batchTokens: [Int],
+        candidateCount: Int,
+        toolAnswer: ToolAnswer?
+    ) {
+        self.inputCharacters = texts.reduce(0) { $0 + $1.count }
+        self.markers = Set(Marker.allCases.filter { marker in texts.contains { $0.contains(marker.rawValue) } })
+        self.lastUserText = lastUserText
+        self.thinkingBudget = thinkingBudget
+        self.maxOutputTokens = maxOutputTokens
+        self.batchTokens = batchTokens
+        self.candidateCount = min(max(candidateCount, 1), Self.maxCandidates)
+        self.toolAnswer = toolAnswer
     }
 
     private static func collectTexts(_ value: JSONValue, into texts: inout [String]) {

@@ -10,6 +10,10 @@ public struct SimulatorOptions: Sendable {
     public var port: UInt16
     /// The keys the simulated Google accepts, in order; stats name them by index and fingerprint.
     public var keys: [APIKey]
+    /// Keys accepted only on Vertex AI Express paths (`/v1|v1beta1/publishers/google/models/…`),
+    /// where `keys` are then refused with 400 API_KEY_INVALID, as Google refuses a key of the
+    /// other service. Empty (the default): Vertex paths accept `keys`, as before this option.
+    public var vertexKeys: [APIKey]
     /// Per-key limits for every model when `rateLimits` is nil. Default unlimited.
     public var defaultLimits: Limits
     /// Tier → model prefix → limits, the same shape as the relay's `rate_limits`; when set,
@@ -41,6 +45,7 @@ public struct SimulatorOptions: Sendable {
         self.host = "127.0.0.1"
         self.port = 18080
         self.keys = keys
+        self.vertexKeys = []
         self.defaultLimits = .unlimited
         self.rateLimits = nil
         self.quotaTier = "Free Tier"
@@ -141,18 +146,29 @@ extension SimulatorOptions {
     }
 
     private static let knownFlags: Set<String> = [
-        "--listen", "--keys", "--rpm", "--tpm", "--rpd", "--rate-limits", "--quota-tier", "--latency-ms",
-        "--chunks", "--chunk-delay-ms", "--error-rate", "--error-status", "--daily-exhausted-keys",
+        "--listen", "--keys", "--vertex-keys", "--rpm", "--tpm", "--rpd", "--rate-limits", "--quota-tier",
+        "--latency-ms", "--chunks", "--chunk-delay-ms", "--error-rate", "--error-status", "--daily-exhausted-keys",
         "--no-quota-keys", "--suspended-keys", "--seed",
     ]
 
     private static func build(from values: [String: String]) throws(SimulatorOptionsError) -> SimulatorOptions {
-        guard let keyText = values["--keys"] else {
+        let vertexText = values["--vertex-keys"]
+        guard let keyText = values["--keys"] ?? (vertexText == nil ? nil : "") else {
             throw SimulatorOptionsError(code: .missingOption, flag: "--keys", message: "is required (K1,K2,… or @file)")
         }
         var options = SimulatorOptions(keys: try Self.keyList(keyText, flag: "--keys"))
-        guard !options.keys.isEmpty else {
+        guard !options.keys.isEmpty || vertexText != nil else {
             throw SimulatorOptionsError(code: .invalidValue, flag: "--keys", message: "must list at least one key")
+        }
+        if let vertexText {
+            options.vertexKeys = try Self.keyList(vertexText, flag: "--vertex-keys")
+            guard !options.vertexKeys.isEmpty else {
+                throw SimulatorOptionsError(
+                    code: .invalidValue,
+                    flag: "--vertex-keys",
+                    message: "must list at least one key"
+                )
+            }
         }
 
         if let listen = values["--listen"] {
@@ -246,7 +262,7 @@ extension SimulatorOptions {
         _ values: [String: String],
         to options: inout SimulatorOptions
     ) throws(SimulatorOptionsError) {
-        let known = Set(options.keys)
+        let known = Set(options.keys + options.vertexKeys)
         func subset(_ flag: String) throws(SimulatorOptionsError) -> Set<APIKey> {
             guard let text = values[flag] else { return [] }
             let keys = try Self.keyList(text, flag: flag)
@@ -254,7 +270,8 @@ extension SimulatorOptions {
                 throw SimulatorOptionsError(
                     code: .invalidValue,
                     flag: flag,
-                    message: "entry \(position + 1) (\(keys[position].fingerprint)) is not one of --keys"
+                    message: "entry \(position + 1) (\(keys[position].fingerprint)) "
+                        + "is not one of --keys or --vertex-keys"
                 )
             }
             return Set(keys)

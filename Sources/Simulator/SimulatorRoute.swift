@@ -31,6 +31,28 @@ enum ControlEndpoint: Sendable, Hashable {
     case setFaults
 }
 
+/// An endpoint of Gemini's OpenAI-compatible surface under `/v1beta/openai/`.
+enum OpenAIEndpoint: Sendable, Hashable {
+    /// `POST chat/completions`
+    case chatCompletions
+    /// `POST embeddings`
+    case embeddings
+    /// `GET models`
+    case listModels
+    /// `GET models/{id}` (the id may itself start with `models/`).
+    case getModel(String)
+
+    /// The RPC name quoted in logs and 401 metadata.
+    var rpcName: String {
+        switch self {
+        case .chatCompletions: "ChatCompletions"
+        case .embeddings: "Embeddings"
+        case .listModels: "ListModels"
+        case .getModel: "GetModel"
+        }
+    }
+}
+
 /// Where a request goes: the Gemini API (`/v1beta`, `/v1`, `/v1alpha`), Vertex AI Express
 /// (`/v1beta1|v1/publishers/google/models/…`) or a control endpoint. Unknown paths match nothing,
 /// and Google answers those with an empty 404.
@@ -40,6 +62,7 @@ struct SimulatorRoute: Sendable, Hashable {
         case getModel(String)
         case model(String, ModelMethod)
         case control(ControlEndpoint)
+        case openAI(OpenAIEndpoint)
     }
 
     var kind: Kind
@@ -64,6 +87,11 @@ struct SimulatorRoute: Sendable, Hashable {
         }
 
         let rest = Array(segments.dropFirst())
+        if first == "v1beta", rest.first == "openai" {
+            guard let endpoint = Self.openAI(method: method, segments: Array(rest.dropFirst())) else { return nil }
+            self.init(kind: .openAI(endpoint), version: first, isVertex: false)
+            return
+        }
         if Self.vertexVersions.contains(first), rest.count == 4, rest[0] == "publishers", rest[1] == "google",
             rest[2] == "models"
         {
@@ -100,6 +128,18 @@ struct SimulatorRoute: Sendable, Hashable {
             let method = ModelMethod(rawValue: String(segment[segment.index(after: colon)...]))
         else { return nil }
         return (String(segment[..<colon]), method)
+    }
+
+    private static func openAI(method: String, segments: [String]) -> OpenAIEndpoint? {
+        switch (method, segments) {
+        case ("POST", ["chat", "completions"]): return .chatCompletions
+        case ("POST", ["embeddings"]): return .embeddings
+        case ("GET", ["models"]): return .listModels
+        case ("GET", let parts) where parts.count >= 2 && parts[0] == "models":
+            let id = parts.dropFirst().joined(separator: "/")
+            return id.isEmpty ? nil : .getModel(id)
+        default: return nil
+        }
     }
 
     private static func control(method: String, segments: [String]) -> ControlEndpoint? {

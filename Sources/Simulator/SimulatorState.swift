@@ -26,7 +26,7 @@ struct RecordedRequest: Sendable {
     var headerNames: [String]
     /// Values of the headers in `GeminiSimulator.reportedHeaders` that were present.
     var selectedHeaders: [(name: String, value: String)]
-    /// `header`, `query`, `both` or `none`.
+    /// `header`, `query`, `both`, `bearer` (OpenAI-compatible endpoint) or `none`.
     var keySource: String
     /// Index of the configured key the request used; nil for none or an unknown key.
     var keyIndex: Int?
