@@ -118,3 +118,49 @@ func ssePayload(_ frame: String) throws -> JSONValue {
     try #require(bytes.starts(with: Array("data: ".utf8)) && bytes.suffix(4) == [13, 10, 13, 10])
     return try JSONValue.parse(bytes.dropFirst(6).dropLast(4))
 }
+
+/// A request to Gemini's OpenAI-compatible endpoint with the key as a bearer token.
+func openAIRequest(
+    _ method: String = "POST",
+    _ endpoint: String = "chat/completions",
+    key: String? = TestKeys.first,
+    body: String = ""
+) -> HTTPRequest {
+    var headers: HTTPHeaders = ["content-type": "application/json"]
+    if let key { headers.add("authorization", "Bearer \(key)") }
+    return HTTPRequest(method: method, path: "/v1beta/openai/\(endpoint)", headers: headers, body: Array(body.utf8))
+}
+
+/// A `chat/completions` body with one user message and `extra` top-level members.
+func chatBody(_ text: String, model: String = "gemini-2.5-flash", extra: String = "") -> String {
+    "{\"model\": \"\(model)\", \"messages\": [{\"role\": \"user\", \"content\": \(JSONValue.quoted(text))}]\(extra)}"
+}
+
+/// The JSON payload of one OpenAI-style frame `data: {…}\n\n`.
+func openAIPayload(_ frame: String) throws -> JSONValue {
+    let bytes = Array(frame.utf8)
+    try #require(bytes.starts(with: Array("data: ".utf8)) && bytes.suffix(2) == [10, 10])
+    return try JSONValue.parse(bytes.dropFirst(6).dropLast(2))
+}
+
+/// The member names of a JSON object, in the order sent.
+func memberNames(_ value: JSONValue?) -> [String] {
+    value?.objectMembers?.map(\.0) ?? []
+}
+
+/// A request on a Vertex AI Express path.
+func vertexRequest(
+    _ method: String = "generateContent",
+    version: String = "v1beta1",
+    key: String,
+    query: [(name: String, value: String)] = [],
+    body: [UInt8] = generateBody("vertex please")
+) -> HTTPRequest {
+    HTTPRequest(
+        method: "POST",
+        path: "/\(version)/publishers/google/models/gemini-2.5-flash:\(method)",
+        query: query,
+        headers: ["x-goog-api-key": key],
+        body: body
+    )
+}
