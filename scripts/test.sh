@@ -13,9 +13,11 @@ swift build --build-tests
 scripts/with-postgres.sh swift test --skip-build
 
 venv=.build/venv
-if [[ ! -x "$venv/bin/pytest" ]]; then
-    python3 -m venv "$venv"
+# (Re)install the SDKs when the requirements changed since the venv was last filled.
+if [[ ! -x "$venv/bin/pytest" || Tests/Integration/requirements.txt -nt "$venv/.installed" ]]; then
+    [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check -r Tests/Integration/requirements.txt
+    touch "$venv/.installed"
 fi
 # The SDK tests, then the fleet tests (several relay processes on one PostgreSQL, including a
 # database outage), against the real binary.

@@ -153,7 +153,7 @@ final class RelayHarness: Sendable {
     /// Requests the simulator admitted, per key index, for `model`.
     func admitted(model: String = "gemini-2.5-flash") async throws -> [Int] {
         let stats = try await self.request("GET", self.simulatorURL + "/simulator/stats").json
-        let keys = stats?["keys"]?.arrayValue ?? []
+        let keys = (stats?["keys"]?.arrayValue ?? []).filter { ($0["kind"]?.stringValue ?? "gemini") == "gemini" }
         return keys.map { $0["models"]?[model]?["admitted"]?.intValue ?? 0 }
     }
 
