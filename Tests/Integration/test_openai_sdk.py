@@ -152,3 +152,12 @@ def test_errors_are_openai_shaped(client):
         client.chat.completions.create(model="gemini-2.5-flash", messages=[{"role": "user", "content": "[[invalid-argument]]"}])
     assert error.value.status_code == 400
     assert error.value.body["message"]
+
+
+def test_a_stream_cut_short_upstream_raises_in_the_sdk(client):
+    stream = client.chat.completions.create(
+        model="gemini-2.5-flash", messages=[{"role": "user", "content": "[[stream-drop]]"}], stream=True
+    )
+    with pytest.raises(openai.APIError):
+        for _ in stream:
+            pass
