@@ -18,8 +18,33 @@ extension Relay {
     func handleAdmin(_ route: AdminRoute, request: HTTPRequest, requestID: String) async -> HTTPResponse {
         switch route {
         case .listKeys:
-            let keys = self.ledger.keys.sorted { $0.id < $1.id }.map(Self.keyJSON)
-            return Self.json(status: 200, ["keys": .array(keys)], requestID: requestID)
+            return self.adminKeys(requestID: requestID)
+
+        case .state:
+            return self.adminState(requestID: requestID)
+
+        case .keyUsage(let id):
+            return self.adminKeyUsage(id: id, request: request, requestID: requestID)
+
+        case .changeSettings:
+            return await self.adminChangeSettings(request: request, requestID: requestID)
+
+        case .resetSettings:
+            return await self.adminResetSettings(requestID: requestID)
+
+        case .reactivateKey(let id):
+            do {
+                try await self.store.reactivate(keyID: id)
+                try await self.reloadKeys()
+            } catch where error.code == .notFound {
+                return APIError.notFound("no key with id \(id)").response(requestID: requestID)
+            } catch {
+                self.logger.error("key not reactivated", ["error": "\(error)"])
+                return APIError.storeUnavailable().response(requestID: requestID)
+            }
+            self.logger.notice("key reactivated", ["key.id": "\(id)"])
+            let key = self.keysInUse.first { $0.id == id }
+            return Self.json(status: 200, ["key": key.map(Self.keyJSON) ?? .null], requestID: requestID)
 
         case .showSettings:
             let settings = self.settings.displayed.map { ($0.name, $0.value) }
@@ -67,8 +92,15 @@ extension Relay {
         guard let kind = KeyKind(rawValue: kindName) else {
             throw APIError.invalidArgument("'kind' must be 'gemini' or 'vertex'")
         }
-        guard let entries = document["keys"]?.arrayValue, !entries.isEmpty, entries.count <= 10_000 else {
-            throw APIError.invalidArgument("'keys' must be a list of 1 to 10000 keys")
+        // A list, or one string of keys separated by commas or newlines (as in `api_keys`).
+        let entries: [JSONValue]
+        if let text = document["keys"]?.stringValue {
+            entries = SettingSpec.listEntries(text).map { .string($0) }
+        } else {
+            entries = document["keys"]?.arrayValue ?? []
+        }
+        guard !entries.isEmpty, entries.count <= 10_000 else {
+            throw APIError.invalidArgument("'keys' must be a list of 1 to 10000 keys", param: "keys")
         }
         var keys: [ConfiguredKey] = []
         for (index, entry) in entries.enumerated() {

@@ -162,29 +162,3 @@ enum ErrorShape: Sendable, Equatable {
     case openAI
 }
 
-/// The admin API (DESIGN.md §7), guarded by `admin_token`.
-enum AdminRoute: Sendable, Equatable {
-    case listKeys
-    case addKeys
-    case removeKey(id: Int64)
-    case showSettings
-
-    static func route(method: String, path: String) -> Route {
-        let segments = path.split(separator: "/").map(String.init)
-        switch segments {
-        case ["admin", "keys"]:
-            switch method {
-            case "GET": return .admin(.listKeys)
-            case "POST": return .admin(.addKeys)
-            default: return .methodNotAllowed(allowed: "GET, POST")
-            }
-        case _ where segments.count == 3 && segments[0] == "admin" && segments[1] == "keys":
-            guard let id = Int64(segments[2]), id > 0 else { return .notFound }
-            return method == "DELETE" ? .admin(.removeKey(id: id)) : .methodNotAllowed(allowed: "DELETE")
-        case ["admin", "settings"]:
-            return method == "GET" ? .admin(.showSettings) : .methodNotAllowed(allowed: "GET")
-        default:
-            return .notFound
-        }
-    }
-}

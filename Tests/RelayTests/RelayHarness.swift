@@ -12,6 +12,7 @@ import Upstream
 /// temporary directory, each behind its own HTTPServer. Requests go over real sockets.
 final class RelayHarness: Sendable {
     static let token = "harness-client-token"
+    static let adminToken = "harness-admin-token"
 
     let simulatorServer: HTTPServer
     let relayServer: HTTPServer
@@ -58,6 +59,7 @@ final class RelayHarness: Sendable {
         var env = [
             "KEYRELAY_API_KEYS": keys.joined(separator: ","),
             "KEYRELAY_ALLOWED_TOKENS": "harness:\(Self.token)",
+            "KEYRELAY_ADMIN_TOKEN": Self.adminToken,
             "KEYRELAY_UPSTREAM_BASE_URL": "http://127.0.0.1:\(self.simulatorServer.port)",
             "KEYRELAY_VERTEX_BASE_URL": "http://127.0.0.1:\(self.simulatorServer.port)",
             "KEYRELAY_VERTEX_API_KEYS": vertexKeys.joined(separator: ","),
@@ -159,6 +161,12 @@ final class RelayHarness: Sendable {
 
     func simulatorRequestsTotal() async throws -> Int {
         try await self.request("GET", self.simulatorURL + "/simulator/stats").json?["requests_total"]?.intValue ?? -1
+    }
+
+    /// An admin API call with the admin token.
+    func admin(_ method: String, _ path: String, body: String = "", token: String? = RelayHarness.adminToken) async throws -> Reply {
+        let headers = token.map { [("Authorization", "Bearer \($0)")] } ?? []
+        return try await self.request(method, self.relayURL + path, body: Array(body.utf8), headers: headers)
     }
 
     func setFaults(_ json: String) async throws {
