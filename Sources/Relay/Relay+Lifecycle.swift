@@ -74,11 +74,20 @@ extension Relay {
             self.fleet.withLock { $0 = coordinator }
             coordinator.start()
         }
+        if self.settings.testModel != nil {
+            let rechecker = KeyRechecker(relay: self)
+            self.rechecker.withLock { $0 = rechecker }
+            rechecker.start()
+        }
         self.phase.store(Phase.ready.rawValue, ordering: .releasing)
     }
 
     /// Stops following the fleet and writes pending usage records; call after the server drained.
     public func shutdown() async {
+        self.rechecker.withLock { rechecker in
+            rechecker?.stop()
+            rechecker = nil
+        }
         let coordinator = self.fleet.withLock { fleet in
             defer { fleet = nil }
             return fleet
@@ -124,6 +133,11 @@ extension Relay {
     func reloadSettings() async throws(StoreError) {
         self.applyStored(try await self.store.loadSettings())
         self.logger.info("settings reloaded")
+    }
+
+    /// Reloads the keys from the store now (tests change them behind the relay's back).
+    public func reloadKeysForTests() async throws {
+        try await self.reloadKeys()
     }
 
     /// Reloads the key list (health included) and rebuilds what depends on it.

@@ -22,6 +22,7 @@ public final class Relay: HTTPHandler {
     /// False while the store is unreachable: `/health` answers 503 so load balancers look elsewhere.
     let isStoreReachable = Atomic<Bool>(true)
     let fleet = Mutex<FleetCoordinator?>(nil)
+    let rechecker = Mutex<KeyRechecker?>(nil)
 
     enum Phase: Int {
         case starting, ready, draining

@@ -137,3 +137,29 @@ import Testing
         await harness.shutdown()
     }
 }
+
+/// `test_model` and `key_check_interval_s`: inactive keys are retried and come back if they work.
+@Suite struct KeyRecheckTests {
+    @Test func anInactiveKeyThatAnswersIsReactivatedAndABrokenOneStaysOut() async throws {
+        let keys = testKeys(2, tag: "RC")
+        // The simulator knows key 0 only; key 1 is invalid upstream.
+        let harness = try await RelayHarness(
+            keys: keys,
+            simulatorKeys: [keys[0]],
+            environment: ["KEYRELAY_TEST_MODEL": "gemini-2.5-flash-lite"]
+        )
+        let stored = try await harness.storedKeys()
+        for key in stored {
+            try await harness.store.deactivate(keyID: key.id, reason: "test", at: Date())
+        }
+        try await harness.relay.reloadKeysForTests()
+        let revived = await harness.relay.recheckInactiveKeys()
+        #expect(revived == [stored[0].id])
+        let after = try await harness.storedKeys()
+        #expect(after.map(\.isActive) == [true, false])
+        #expect(harness.relay.keysInUse.first { $0.id == stored[0].id }?.isActive == true)
+        // The check spent no quota: no usage row was reserved.
+        #expect(try await harness.store.snapshot().isEmpty)
+        await harness.shutdown()
+    }
+}
