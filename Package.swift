@@ -33,7 +33,8 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["Logging", "CMicroHTTPD"]),
         .target(
             name: "Relay",
-            dependencies: ["KeyPool", "Logging", "Storage", "Upstream", "HTTPServer"]
+            dependencies: ["KeyPool", "Logging", "Storage", "Upstream", "HTTPServer"],
+            resources: [.copy("Page/keys.html"), .copy("Page/keys.js"), .copy("Page/keys.css")]
         ),
         .target(name: "Simulator", dependencies: ["KeyPool", "Logging", "HTTPServer"]),
         .executableTarget(

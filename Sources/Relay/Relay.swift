@@ -88,6 +88,8 @@ public final class Relay: HTTPHandler {
             return Self.json(status: ready ? 200 : 503, ["status": ready ? "ok" : "unavailable"], requestID: requestID)
         case .livez:
             return Self.json(status: 200, ["status": "alive"], requestID: requestID)
+        case .keyPage(let asset):
+            return KeyPage.response(for: asset, requestID: requestID)
         case .notFound:
             return APIError.notFound("no such route: \(request.method) \(Self.safePath(request.path))").response(
                 requestID: requestID
@@ -141,7 +143,7 @@ public final class Relay: HTTPHandler {
             } catch {
                 return error.response(requestID: requestID, shape: shape)
             }
-        case .health, .livez, .notFound, .methodNotAllowed, .admin:
+        case .health, .livez, .keyPage, .notFound, .methodNotAllowed, .admin:
             preconditionFailure("route answered above: \(route)")
         }
     }
@@ -150,7 +152,7 @@ public final class Relay: HTTPHandler {
     public func respondBeforeBody(to head: HTTPRequest) -> HTTPResponse? {
         let route = Self.route(of: head)
         switch route {
-        case .health, .livez, .notFound, .methodNotAllowed:
+        case .health, .livez, .keyPage, .notFound, .methodNotAllowed:
             return nil
         case .admin:
             let settings = self.configuration.withLock { $0.settings }

@@ -23,6 +23,8 @@ enum Route: Sendable, Equatable {
     case notImplemented(feature: String)
     case health
     case livez
+    /// `GET /keys`, `/keys.js`, `/keys.css`: the key-status page, open (its script asks for the admin token).
+    case keyPage(KeyPage.Asset)
     /// `/admin/…`, answered with the admin token.
     case admin(AdminRoute)
     /// A known path with the wrong method; `allowed` goes in the `Allow` header.
@@ -41,6 +43,9 @@ enum Route: Sendable, Equatable {
         switch path {
         case "/health": self = method == "GET" || method == "HEAD" ? .health : .methodNotAllowed(allowed: "GET")
         case "/livez": self = method == "GET" || method == "HEAD" ? .livez : .methodNotAllowed(allowed: "GET")
+        case let page where KeyPage.Asset(rawValue: page) != nil:
+            let asset = KeyPage.Asset(rawValue: page) ?? .html
+            self = method == "GET" || method == "HEAD" ? .keyPage(asset) : .methodNotAllowed(allowed: "GET")
         case "/v1/chat/completions": self = method == "POST" ? .openAIChat : .methodNotAllowed(allowed: "POST")
         case "/v1/embeddings": self = method == "POST" ? .openAIEmbeddings : .methodNotAllowed(allowed: "POST")
         case "/v1/models" where !isGeminiClient:
