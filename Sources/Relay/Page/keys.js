@@ -331,7 +331,8 @@
     box.dataset.meter = name.toLowerCase();
     var label = el("div", "label");
     label.appendChild(el("span", null, name));
-    label.appendChild(el("span", null, number(used) + " / " + (typeof limit === "number" ? number(limit) : "no limit")));
+    var of = typeof limit === "number" ? number(limit) : "no limit";
+    label.appendChild(el("span", null, number(used) + " / " + of));
     box.appendChild(label);
     var track = el("div", "track");
     var fill = el("div", "fill");
