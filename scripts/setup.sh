@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what KeyRelay needs on a Debian machine and that is missing: the C libraries it links
-# (libmicrohttpd, libcurl, SQLite, libpq), and Python's venv for the SDK integration tests.
+# (libmicrohttpd, libcurl, SQLite, libpq); with --test also PostgreSQL 15, Chromium (the key page
+# test) and Python's venv for the SDK integration tests.
 # The Swift toolchain itself must already be installed (it is not in Debian's archive).
 set -euo pipefail
 
 packages=(pkg-config libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(postgresql postgresql-contrib)
+    packages+=(postgresql postgresql-contrib chromium)
 fi
 
 missing=()
