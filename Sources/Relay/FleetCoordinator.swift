@@ -15,11 +15,13 @@ final class FleetCoordinator: Sendable {
     private let relay: Relay
     private let store: any FleetStore
     private let instanceID: String
+    private let version: String
     private let logger: Logger
     private let tasks = Mutex<[Task<Void, Never>]>([])
 
-    init(relay: Relay, store: any FleetStore, instanceID: String) {
+    init(relay: Relay, store: any FleetStore, instanceID: String, version: String) {
         self.relay = relay
+        self.version = version
         self.store = store
         self.instanceID = instanceID
         self.logger = relay.logger.named("fleet")
@@ -125,7 +127,7 @@ final class FleetCoordinator: Sendable {
                 try? await self.store.registerInstance(
                     id: self.instanceID,
                     host: ProcessInfo.processInfo.hostName,
-                    version: "keyrelay"
+                    version: self.version
                 )
             } catch {
                 self.logger.warning("heartbeat failed", ["error": "\(error)"])

@@ -27,15 +27,25 @@ final class KeyLedger: Sendable {
     let records: RecordBatcher
     private let clock: any WallClock
     private let logger: Logger
-    let calendar: QuotaCalendar
+    /// The quota calendar the matrix reads windows with.
+    var calendar: QuotaCalendar { self.state.withLock { $0.matrix.calendar } }
 
     init(store: any UsageStore, calendar: QuotaCalendar, clock: any WallClock, logger: Logger) {
         self.state = Mutex(State(matrix: UsageMatrix(calendar: calendar)))
         self.store = store
         self.records = RecordBatcher(store: store, logger: logger)
-        self.calendar = calendar
         self.clock = clock
         self.logger = logger
+    }
+
+    /// Rebuilds the matrix on a new calendar (`quota_timezone` changed), keeping keys and rows.
+    func setCalendar(_ calendar: QuotaCalendar) {
+        self.state.withLock { state in
+            var matrix = UsageMatrix(calendar: calendar)
+            matrix.setKeys(Array(state.matrix.keys.values))
+            matrix.replaceRows(state.matrix.rows)
+            state.matrix = matrix
+        }
     }
 
     /// Replaces the key list (rows of keys no longer listed are dropped).
@@ -64,9 +74,13 @@ final class KeyLedger: Sendable {
     ) async -> Acquisition {
         // Each refusal refreshes a row from the store, so this converges; the bound is a guard
         // against a store that keeps refusing what the cache believes it has.
+        var refused = Set<Int64>()
         for _ in 0..<32 {
             var current = request
             current.now = self.clock.now()
+            // A key the store refused is not tried again in this acquisition, even when this
+            // instance's clock (a second ahead of the database's) thinks its window has closed.
+            current.excluding.formUnion(refused)
             let selection = self.state.withLock { state in state.matrix.select(current, using: &state.rng) }
 
             let key: KeyRecord
@@ -109,6 +123,7 @@ final class KeyLedger: Sendable {
                 return .reserved(key, reservation, overLimit: overLimit)
             case .refused(let stored):
                 self.state.withLock { $0.matrix.apply(stored) }
+                refused.insert(key.id)
             }
         }
         return .exhausted(retryAt: nil)

@@ -47,7 +47,17 @@ extension Relay {
             return Self.json(status: 200, ["key": key.map(Self.keyJSON) ?? .null], requestID: requestID)
 
         case .showSettings:
-            let settings = self.settings.displayed.map { ($0.name, $0.value) }
+            // Keys are shown as the pool this instance selects from, not its start-up list.
+            let inUse = self.keysInUse
+            func shown(_ keys: [KeyRecord]) -> JSONValue { .array(keys.map { .string($0.fingerprint.description) }) }
+            let settings = self.settings.displayed.map { name, value -> (String, JSONValue) in
+                switch name {
+                case "api_keys": (name, shown(inUse.filter { $0.kind == .gemini && !$0.isPaid }))
+                case "vertex_api_keys": (name, shown(inUse.filter { $0.kind == .vertex }))
+                case "paid_key": (name, inUse.first(where: \.isPaid).map { .string($0.fingerprint.description) } ?? .null)
+                default: (name, value)
+                }
+            }
             return Self.json(status: 200, ["settings": .object(settings)], requestID: requestID)
 
         case .addKeys:
@@ -59,7 +69,7 @@ extension Relay {
                 return error.response(requestID: requestID)
             }
             do {
-                let added = try await self.store.addKeys(keys, kind: kind, at: self.clock.now())
+                let added = try await self.store.addKeys(keys, kind: kind, restoreRemoved: true, at: self.clock.now())
                 try await self.reloadKeys()
                 self.logger.notice("keys added", ["count": "\(added.count)", "kind": kind.rawValue])
                 return Self.json(status: 200, ["keys": .array(added.map(Self.keyJSON))], requestID: requestID)

@@ -55,7 +55,9 @@ extension Relay {
                 case .exhausted(let retryAt):
                     if let lastFailure { return self.finalResponse(lastFailure, plan: plan, requestID: requestID) }
                     logger.warning("all keys exhausted", ["model": plan.quotaModel])
-                    return APIError.exhausted(retryAfterSeconds: self.secondsUntil(retryAt))
+                    // Without a known instant, the next minute is the earliest a window can reopen.
+                    let retryAfter = self.secondsUntil(retryAt ?? self.ledger.calendar.minuteEnd(of: self.clock.now()))
+                    return APIError.exhausted(retryAfterSeconds: retryAfter)
                         .response(requestID: requestID, shape: plan.errorShape)
                 case .noActiveKey:
                     if let lastFailure { return self.finalResponse(lastFailure, plan: plan, requestID: requestID) }

@@ -45,8 +45,16 @@ extension Relay {
         if let fleet = self.store as? any FleetStore {
             // Keys given to one instance join the pool; removing one is done once, through the
             // admin API or SQL, not by each instance's own list.
-            if !gemini.isEmpty { _ = try await self.store.addKeys(gemini, kind: .gemini, at: now) }
-            if !vertex.isEmpty { _ = try await self.store.addKeys(vertex, kind: .vertex, at: now) }
+            for (kind, configured) in [(KeyKind.gemini, gemini), (.vertex, vertex)] where !configured.isEmpty {
+                let inUse = try await self.store.addKeys(configured, kind: kind, restoreRemoved: false, at: now)
+                let inUseHashes = Set(inUse.map(\.secret.hash))
+                for key in configured where !inUseHashes.contains(key.secret.hash) {
+                    self.logger.warning(
+                        "configured key was removed from the fleet and is not restored; add it through the admin API to use it again",
+                        ["key.fingerprint": key.secret.fingerprint.description]
+                    )
+                }
+            }
             try await self.adoptFleetSettings(fleet, options: options)
         } else {
             _ = try await self.store.syncKeys(gemini, kind: .gemini, at: now)
@@ -70,7 +78,12 @@ extension Relay {
                 host: ProcessInfo.processInfo.hostName,
                 version: options.version
             )
-            let coordinator = FleetCoordinator(relay: self, store: fleetStore, instanceID: options.instanceID)
+            let coordinator = FleetCoordinator(
+                relay: self,
+                store: fleetStore,
+                instanceID: options.instanceID,
+                version: options.version
+            )
             self.fleet.withLock { $0 = coordinator }
             coordinator.start()
         }

@@ -54,6 +54,9 @@ public final class Relay: HTTPHandler {
     var scrubber: SecretScrubber { self.configuration.withLock { $0.scrubber } }
     var authenticator: ClientAuthenticator { self.configuration.withLock { $0.authenticator } }
 
+    /// The time zone of the quota day this instance counts in (the fleet's `quota_timezone`).
+    public var quotaCalendarZone: String { self.ledger.calendar.timeZone.identifier }
+
     /// The keys this instance currently selects from (health included).
     public var keysInUse: [KeyRecord] { self.ledger.keys.sorted { $0.id < $1.id } }
 
@@ -61,6 +64,14 @@ public final class Relay: HTTPHandler {
     public func apply(_ settings: Settings) {
         let next = RelayConfiguration(settings: settings, extraSecrets: self.knownSecrets(settings))
         self.configuration.withLock { $0 = next }
+        let zone = settings.pool.quotaTimeZone
+        if zone.identifier != self.ledger.calendar.timeZone.identifier {
+            // The day window of every instance follows the fleet's setting, not its own start-up value.
+            let calendar = QuotaCalendar(timeZone: zone)
+            self.ledger.setCalendar(calendar)
+            self.store.setCalendar(calendar)
+            self.logger.notice("quota time zone changed", ["quota.timezone": zone.identifier])
+        }
     }
 
     /// Every secret worth scrubbing: the given settings', those this process started with, and

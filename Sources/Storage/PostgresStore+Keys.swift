@@ -47,6 +47,13 @@ extension PostgresStore {
             removed_at = NULL
         """
 
+    /// Adds keys never seen; a stored key (removed or not) is left exactly as it is.
+    static let insertNewKeySQL = """
+        INSERT INTO api_keys (kind, secret, secret_hash, fingerprint, label, is_paid, added_at)
+        VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::boolean, $7::timestamptz)
+        ON CONFLICT (secret_hash) DO NOTHING
+        """
+
     static func upsertParameters(_ keys: [ConfiguredKey], kind: KeyKind, now: Date) -> [[PostgresValue]] {
         keys.map { key in
             [
@@ -59,13 +66,19 @@ extension PostgresStore {
 
     /// Upserts `keys` (restoring removed ones with their id and counters) and leaves every other
     /// key alone; returns the given keys as stored. Each change is announced to the fleet.
-    public func addKeys(_ keys: [ConfiguredKey], kind: KeyKind, at now: Date) async throws(StoreError) -> [KeyRecord] {
+    public func addKeys(
+        _ keys: [ConfiguredKey],
+        kind: KeyKind,
+        restoreRemoved: Bool,
+        at now: Date
+    ) async throws(StoreError) -> [KeyRecord] {
         let upserts = Self.upsertParameters(keys, kind: kind, now: now)
+        let sql = restoreRemoved ? Self.upsertKeySQL : Self.insertNewKeySQL
         let hashes = Set(keys.map(\.secret.hash))
         return try await self.pool.perform("add keys") { connection throws(StoreError) in
             try connection.transaction { () throws(StoreError) -> [KeyRecord] in
                 for params in upserts {
-                    try connection.execute(Self.upsertKeySQL, params)
+                    try connection.execute(sql, params)
                 }
                 return try connection.query(Self.selectKeysSQL).map(Self.keyRecord)
                     .filter { hashes.contains($0.secret.hash) }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import KeyPool
 import Logging
 
@@ -31,7 +32,9 @@ public final class PostgresStore: FleetStore {
     /// The connections; package-visible so tests can run SQL the protocol does not offer.
     package let pool: PostgresPool
     /// Where quota days start and which day a history row belongs to.
-    public let calendar: QuotaCalendar
+    /// The quota calendar (time zone of the day window); a fleet may change it at run time.
+    public var calendar: QuotaCalendar { self.calendarState.withLock { $0 } }
+    private let calendarState: Mutex<QuotaCalendar>
     /// Which clock `reserve` uses; `.database` unless a test asked otherwise.
     public let windowClock: WindowClock
     let logger: Logger
@@ -62,7 +65,7 @@ public final class PostgresStore: FleetStore {
     ) async throws(StoreError) {
         let logger = logger.with(["store": "postgres"])
         self.pool = try await PostgresPool.connect(url: url, size: poolSize)
-        self.calendar = calendar
+        self.calendarState = Mutex(calendar)
         self.windowClock = windowClock
         self.logger = logger
         self.listener = PostgresListener(url: url, logger: logger)
@@ -72,6 +75,11 @@ public final class PostgresStore: FleetStore {
     /// Stops the change feed (finishing its streams) and closes every connection; later calls
     /// throw `StoreError.Code.closed`. Idempotent. Call it before dropping the store: the
     /// listening thread, once started by `changes()`, runs until then.
+    /// Puts a new quota calendar in force for later operations (`quota_timezone` changed).
+    public func setCalendar(_ calendar: QuotaCalendar) {
+        self.calendarState.withLock { $0 = calendar }
+    }
+
     public func close() async {
         await self.listener.stop()
         await self.pool.close()

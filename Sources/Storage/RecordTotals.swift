@@ -15,7 +15,8 @@ struct RecordTotals: Sendable, Hashable {
     var errors = 0
     var rateLimited = 0
 
-    /// Totals in the order their first record came.
+    /// Totals ordered by key, model, minute and day, so that every writer locks rows in the same
+    /// order (batches of two instances in arrival order deadlocked in PostgreSQL).
     static func summing(_ records: [UsageRecord], calendar: QuotaCalendar) -> [RecordTotals] {
         var totals: [RecordTotals] = []
         var index: [String: Int] = [:]
@@ -37,6 +38,8 @@ struct RecordTotals: Sendable, Hashable {
             totals[position].errors += record.outcome == .error ? 1 : 0
             totals[position].rateLimited += record.outcome == .rateLimited ? 1 : 0
         }
-        return totals
+        return totals.sorted { lhs, rhs in
+            (lhs.row.keyID, lhs.row.model, lhs.minuteStart, lhs.day) < (rhs.row.keyID, rhs.row.model, rhs.minuteStart, rhs.day)
+        }
     }
 }

@@ -34,13 +34,19 @@ extension SQLiteStore {
 
     /// Upserts `keys` (restoring removed ones with their id and counters) and leaves every other
     /// key alone; returns the given keys as stored.
-    public func addKeys(_ keys: [ConfiguredKey], kind: KeyKind, at now: Date) async throws(StoreError) -> [KeyRecord] {
+    public func addKeys(
+        _ keys: [ConfiguredKey],
+        kind: KeyKind,
+        restoreRemoved: Bool,
+        at now: Date
+    ) async throws(StoreError) -> [KeyRecord] {
         let upserts = Self.upsertBindings(keys, kind: kind, now: now)
+        let sql = restoreRemoved ? Self.upsertKeySQL : Self.insertNewKeySQL
         let hashes = Set(keys.map(\.secret.hash))
         return try await self.database.perform("add keys") { connection throws(StoreError) in
             try connection.transaction { () throws(StoreError) -> [KeyRecord] in
                 for bindings in upserts {
-                    try connection.execute(Self.upsertKeySQL, bindings)
+                    try connection.execute(sql, bindings)
                 }
                 return try connection.query(Self.selectKeysSQL).map(Self.keyRecord)
                     .filter { hashes.contains($0.secret.hash) }
@@ -71,6 +77,13 @@ extension SQLiteStore {
             label = excluded.label,
             is_paid = excluded.is_paid,
             removed_at = NULL
+        """
+
+    /// Adds keys never seen; a stored key (removed or not) is left exactly as it is.
+    static let insertNewKeySQL = """
+        INSERT INTO api_keys (kind, secret, secret_hash, fingerprint, label, is_paid, added_at)
+        VALUES (:kind, :secret, :secret_hash, :fingerprint, :label, :is_paid, :now)
+        ON CONFLICT (secret_hash) DO NOTHING
         """
 
     static func upsertBindings(_ keys: [ConfiguredKey], kind: KeyKind, now: Date) -> [[String: SQLiteValue]] {

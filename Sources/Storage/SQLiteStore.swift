@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import KeyPool
 import Logging
 
@@ -12,7 +13,9 @@ public final class SQLiteStore: UsageStore {
     /// The connection; package-visible so tests can inspect tables the protocol does not expose.
     package let database: SQLiteDatabase
     /// Where windows start and which day a history row belongs to.
-    public let calendar: QuotaCalendar
+    /// The quota calendar (time zone of the day window); a fleet may change it at run time.
+    public var calendar: QuotaCalendar { self.calendarState.withLock { $0 } }
+    private let calendarState: Mutex<QuotaCalendar>
     let logger: Logger
     /// Nil means the migrations bundled with this build.
     let migrationsDirectory: URL?
@@ -33,12 +36,17 @@ public final class SQLiteStore: UsageStore {
         migrationsDirectory: URL? = nil
     ) async throws(StoreError) {
         self.database = try await SQLiteDatabase.open(path: path)
-        self.calendar = calendar
+        self.calendarState = Mutex(calendar)
         self.logger = logger.with(["store": "sqlite"])
         self.migrationsDirectory = migrationsDirectory
     }
 
     /// Closes the connection; later calls throw `StoreError.Code.closed`. Idempotent.
+    /// Puts a new quota calendar in force for later operations (`quota_timezone` changed).
+    public func setCalendar(_ calendar: QuotaCalendar) {
+        self.calendarState.withLock { $0 = calendar }
+    }
+
     public func close() async {
         await self.database.close()
     }

@@ -20,9 +20,15 @@ public protocol UsageStore: Sendable {
     /// Keys of `kind` that are stored but not in `keys` are marked removed (soft; history stays).
     func syncKeys(_ keys: [ConfiguredKey], kind: KeyKind, at now: Date) async throws(StoreError) -> [KeyRecord]
 
-    /// Upserts `keys` (restoring removed ones with their id and counters), leaving every other key
-    /// alone, and returns the given keys as stored. For keys added at run time (admin API).
-    func addKeys(_ keys: [ConfiguredKey], kind: KeyKind, at now: Date) async throws(StoreError) -> [KeyRecord]
+    /// Upserts `keys`, leaving every other key alone, and returns those of them now in use. A key
+    /// removed earlier is restored (with its id and counters) only with `restoreRemoved`: the admin
+    /// API restores, a fleet instance starting with an old list does not bring back a revoked key.
+    func addKeys(
+        _ keys: [ConfiguredKey],
+        kind: KeyKind,
+        restoreRemoved: Bool,
+        at now: Date
+    ) async throws(StoreError) -> [KeyRecord]
 
     /// Marks one key removed (soft: its usage rows and history stay, and adding the same secret
     /// again restores it). Returns false when no key with that id is in use.
@@ -81,6 +87,9 @@ public protocol UsageStore: Sendable {
 
     /// Writes pool settings (name → JSON text) in one transaction.
     func saveSettings(_ values: [String: String], by actor: String, at now: Date) async throws(StoreError)
+
+    /// Puts a new quota calendar in force for later operations (`quota_timezone` changed).
+    func setCalendar(_ calendar: QuotaCalendar)
 
     /// Closes connections; later calls fail with `StoreError.Code.closed`.
     func close() async

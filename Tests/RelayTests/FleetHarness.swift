@@ -84,6 +84,22 @@ final class FleetHarness: Sendable {
         self.upstreams = upstreams
     }
 
+    /// One more instance on the same database and simulator, as a late-starting member of the fleet.
+    static func joining(_ fleet: FleetHarness, keys: [String]) async throws -> Relay {
+        let env = [
+            "KEYRELAY_API_KEYS": keys.joined(separator: ","),
+            "KEYRELAY_ALLOWED_TOKENS": "fleet:\(Self.token)",
+            "KEYRELAY_UPSTREAM_BASE_URL": fleet.simulatorURL,
+            "KEYRELAY_DATABASE_URL": fleet.database.url,
+        ]
+        let (settings, _) = try Settings.load(environment: env)
+        let logger = fleet.logs.logger(label: "relay-late", level: .debug)
+        let store = try await PostgresStore(url: fleet.database.url, logger: logger.named("store"))
+        let relay = Relay(settings: settings, store: store, upstream: fleet.client, logger: logger)
+        try await relay.start()
+        return relay
+    }
+
     func shutdown() async {
         for (index, server) in self.servers.enumerated() {
             await server.shutdown(drainTimeout: .seconds(1))

@@ -116,4 +116,46 @@ import Testing
         #expect(!bad.text.contains("has space inside"))
         await fleet.shutdown()
     }
+
+    @Test func aKeyRemovedFromTheFleetIsNotBroughtBackByAnInstanceThatStillListsIt() async throws {
+        let keys = testKeys(2, tag: "RM")
+        let fleet = try await FleetHarness(instances: 1, keys: keys)
+        let removed = try #require(fleet.relays[0].keysInUse.first)
+        #expect(try await fleet.admin("DELETE", on: 0, "/admin/keys/\(removed.id)").status == 200)
+
+        // A second instance starts with the old list, which still holds the removed key.
+        let second = try await FleetHarness.joining(fleet, keys: keys)
+        #expect(!second.keysInUse.contains { $0.id == removed.id })
+        #expect(fleet.logs.captured.contains { $0.contains("was removed from the fleet and is not restored") })
+        // The admin API can bring it back.
+        let added = try await fleet.admin("POST", on: 0, "/admin/keys", body: #"{"keys": ["\#(keys[0])"]}"#)
+        #expect(added.json?["keys"]?.arrayValue?.first?["id"]?.intValue == Int(removed.id))
+        await second.shutdown()
+        await fleet.shutdown()
+    }
+
+    @Test func theFleetsQuotaTimeZoneDecidesTheDayWindowOfEveryInstance() async throws {
+        let fleet = try await FleetHarness(instances: 2, keys: testKeys(1, tag: "TZ"))
+        try await fleet.database.sql("UPDATE settings SET value = '\"Asia/Tokyo\"' WHERE name = 'quota_timezone'")
+        let took = await fleet.waitOnEveryInstance { relay in
+            relay.quotaCalendarZone == "Asia/Tokyo"
+        }
+        #expect(took.allSatisfy { $0 != nil })
+        #expect(fleet.stores.allSatisfy { $0.calendar.timeZone.identifier == "Asia/Tokyo" })
+        // A reservation now counts in the Tokyo day.
+        #expect(try await fleet.generate(on: 1).status == 200)
+        let rows = try await fleet.database.sql("SELECT day_start FROM key_usage")
+        let tokyo = QuotaCalendar(timeZone: TimeZone(identifier: "Asia/Tokyo")!)
+        #expect(rows.first?["day_start"].date == tokyo.dayStart(of: Date()))
+        await fleet.shutdown()
+    }
+
+    @Test func anEmptyClientTokenListWrittenInSQLIsRefused() async throws {
+        let fleet = try await FleetHarness(instances: 1, keys: testKeys(1, tag: "ET"))
+        try await fleet.database.sql("UPDATE settings SET value = '[]' WHERE name = 'allowed_tokens'")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await fleet.generate(on: 0).status == 200, "the old tokens stay in force")
+        #expect(fleet.logs.captured.contains { $0.contains("stored setting refused") && $0.contains("allowed_tokens") })
+        await fleet.shutdown()
+    }
 }

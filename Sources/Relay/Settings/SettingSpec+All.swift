@@ -58,6 +58,10 @@ extension SettingSpec {
                     }
                     clients.append(ClientToken(label: label, token: token))
                 }
+                // An empty list would refuse every client; a fleet edit to it is refused instead.
+                guard !clients.isEmpty else {
+                    throw SettingError(setting: "allowed_tokens", message: "must hold at least one token")
+                }
                 settings.access.clients = clients
             },
             show: { settings in .array(settings.access.clients.map { .string($0.storedForm) }) }

@@ -26,7 +26,7 @@ extension Settings {
             let name = variable.dropFirst(Self.environmentPrefix.count).lowercased()
             guard SettingSpec.named(name) != nil else {
                 // Other tools share the prefix (test harnesses); say so rather than fail.
-                if !name.hasPrefix("test_") {
+                if !name.hasPrefix("test_") && name != "binary" {
                     let hint = SettingSpec.suggestion(for: name).map { " (did you mean '\($0)'?)" } ?? ""
                     warnings.append("environment: unknown setting '\(name)' ignored\(hint)")
                 }
