@@ -64,12 +64,14 @@ final class FleetCoordinator: Sendable {
                     self.relay.ledger.load(rows: try await self.store.snapshot())
                 case .resync:
                     // Listening (re)started: anything may have changed while nobody listened.
+                    self.relay.metrics.listenerResynced()
                     try await self.relay.reloadSettings()
                     try await self.relay.reloadKeys()
                     self.relay.ledger.load(rows: try await self.store.snapshot())
                     self.logger.notice("resynchronised with the fleet")
                 }
             } catch {
+                self.relay.metrics.storeFailed("follow_changes")
                 self.logger.error("fleet change not applied", ["error": "\(error)"])
             }
         }
@@ -91,6 +93,7 @@ final class FleetCoordinator: Sendable {
                     self.logger.debug("closed windows reset", ["rows": "\(zeroed)"])
                 }
             } catch {
+                self.relay.metrics.storeFailed("reset")
                 self.logger.error("reset job failed", ["error": "\(error)"])
             }
         }
@@ -107,6 +110,7 @@ final class FleetCoordinator: Sendable {
                     try await self.relay.reloadKeys()
                 }
             } catch {
+                self.relay.metrics.storeFailed("snapshot")
                 if self.relay.isStoreReachable.exchange(false, ordering: .relaxed) {
                     self.logger.error("store unreachable", ["error": "\(error)"])
                 }
@@ -128,6 +132,7 @@ final class FleetCoordinator: Sendable {
                     version: "keyrelay"
                 )
             } catch {
+                self.relay.metrics.storeFailed("heartbeat")
                 self.logger.warning("heartbeat failed", ["error": "\(error)"])
             }
         }

@@ -27,12 +27,14 @@ final class KeyLedger: Sendable {
     let records: RecordBatcher
     private let clock: any WallClock
     private let logger: Logger
+    private let metrics: RelayMetrics
     let calendar: QuotaCalendar
 
-    init(store: any UsageStore, calendar: QuotaCalendar, clock: any WallClock, logger: Logger) {
+    init(store: any UsageStore, calendar: QuotaCalendar, clock: any WallClock, logger: Logger, metrics: RelayMetrics) {
         self.state = Mutex(State(matrix: UsageMatrix(calendar: calendar)))
         self.store = store
-        self.records = RecordBatcher(store: store, logger: logger)
+        self.metrics = metrics
+        self.records = RecordBatcher(store: store, logger: logger, metrics: metrics)
         self.calendar = calendar
         self.clock = clock
         self.logger = logger
@@ -101,6 +103,7 @@ final class KeyLedger: Sendable {
                     )
                 )
             } catch {
+                self.metrics.storeFailed("reserve")
                 return .storeFailed(error)
             }
             switch result {
@@ -108,6 +111,7 @@ final class KeyLedger: Sendable {
                 self.state.withLock { $0.matrix.apply(stored) }
                 return .reserved(key, reservation, overLimit: overLimit)
             case .refused(let stored):
+                self.metrics.reservationsRefused.increment()
                 self.state.withLock { $0.matrix.apply(stored) }
             }
         }
@@ -119,6 +123,7 @@ final class KeyLedger: Sendable {
         do {
             try await self.store.release(reservation)
         } catch {
+            self.metrics.storeFailed("release")
             self.logger.error("release failed", ["error": "\(error)", "model": reservation.row.model])
         }
     }
@@ -155,6 +160,7 @@ final class KeyLedger: Sendable {
         do {
             try await self.store.exhaust(row, until: until)
         } catch {
+            self.metrics.storeFailed("exhaust")
             self.logger.error("exhaust failed", ["error": "\(error)", "model": row.model])
         }
     }
@@ -168,6 +174,7 @@ final class KeyLedger: Sendable {
         do {
             try await self.store.deactivate(keyID: keyID, reason: reason, at: self.clock.now())
         } catch {
+            self.metrics.storeFailed("deactivate")
             self.logger.error("deactivate failed", ["error": "\(error)", "key.id": "\(keyID)"])
         }
     }
@@ -184,6 +191,7 @@ final class KeyLedger: Sendable {
             self.state.withLock { $0.matrix.updateKey(key) }
             return key
         } catch {
+            self.metrics.storeFailed("record_failure")
             self.logger.error("failure record failed", ["error": "\(error)", "key.id": "\(keyID)"])
             return nil
         }
@@ -195,6 +203,7 @@ final class KeyLedger: Sendable {
         do {
             try await self.store.noteError(keyID: keyID, error: error)
         } catch {
+            self.metrics.storeFailed("note_error")
             self.logger.error("error note failed", ["error": "\(error)", "key.id": "\(keyID)"])
         }
     }
@@ -207,6 +216,7 @@ final class KeyLedger: Sendable {
         do {
             try await self.store.recordSuccess(keyID: keyID)
         } catch {
+            self.metrics.storeFailed("record_success")
             self.logger.error("success record failed", ["error": "\(error)", "key.id": "\(keyID)"])
         }
     }

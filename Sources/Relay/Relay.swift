@@ -22,6 +22,8 @@ public final class Relay: HTTPHandler {
     /// False while the store is unreachable: `/health` answers 503 so load balancers look elsewhere.
     let isStoreReachable = Atomic<Bool>(true)
     let fleet = Mutex<FleetCoordinator?>(nil)
+    /// Counters, gauges and histograms served at `GET /metrics`.
+    public let metrics: RelayMetrics
 
     enum Phase: Int {
         case starting, ready, draining
@@ -40,11 +42,14 @@ public final class Relay: HTTPHandler {
         self.upstream = upstream
         self.clock = clock
         self.logger = logger
+        self.metrics = RelayMetrics()
+        self.metrics.setKnownModels(settings)
         self.ledger = KeyLedger(
             store: store,
             calendar: QuotaCalendar(timeZone: settings.pool.quotaTimeZone),
             clock: clock,
-            logger: logger
+            logger: logger,
+            metrics: self.metrics
         )
     }
 
@@ -60,6 +65,7 @@ public final class Relay: HTTPHandler {
     public func apply(_ settings: Settings) {
         let next = RelayConfiguration(settings: settings, extraSecrets: self.knownSecrets(settings))
         self.configuration.withLock { $0 = next }
+        self.metrics.setKnownModels(settings)
     }
 
     /// Every secret worth scrubbing: the given settings', those this process started with, and
@@ -78,10 +84,19 @@ public final class Relay: HTTPHandler {
     }
 
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        let requestID = Self.makeRequestID()
         let route = Self.route(of: request)
+        let tally = RequestTally(route: route)
+        let response = await self.respond(to: request, route: route, tally: tally)
+        self.metrics.requestAnswered(tally, status: response.status)
+        return response
+    }
+
+    private func respond(to request: HTTPRequest, route: Route, tally: RequestTally) async -> HTTPResponse {
+        let requestID = Self.makeRequestID()
         let shape = route.errorShape
         switch route {
+        case .metrics:
+            return self.metricsResponse(request, settings: self.settings, requestID: requestID)
         case .health:
             let ready = self.isReady
             return Self.json(status: ready ? 200 : 503, ["status": ready ? "ok" : "unavailable"], requestID: requestID)
@@ -109,6 +124,7 @@ public final class Relay: HTTPHandler {
         guard let client = configuration.authenticator.authenticate(request) else {
             return APIError.unauthenticated().response(requestID: requestID, shape: shape)
         }
+        tally.client = client
         let logger = self.logger.with(["request.id": requestID, "client": client])
         if request.bodyTooLarge {
             return APIError.payloadTooLarge(limit: configuration.settings.server.maxBodyBytes)
@@ -136,11 +152,12 @@ public final class Relay: HTTPHandler {
                     settings: configuration.settings,
                     scrubber: configuration.scrubber
                 )
-                return await self.forward(plan, requestID: requestID, logger: logger)
+                tally.model = plan.quotaModel
+                return await self.forward(plan, requestID: requestID, logger: logger, metricsRoute: tally.route)
             } catch {
                 return error.response(requestID: requestID, shape: shape)
             }
-        case .health, .livez, .notFound, .methodNotAllowed, .admin:
+        case .health, .livez, .metrics, .notFound, .methodNotAllowed, .admin:
             preconditionFailure("route answered above: \(route)")
         }
     }
@@ -149,7 +166,7 @@ public final class Relay: HTTPHandler {
     public func respondBeforeBody(to head: HTTPRequest) -> HTTPResponse? {
         let route = Self.route(of: head)
         switch route {
-        case .health, .livez, .notFound, .methodNotAllowed:
+        case .health, .livez, .metrics, .notFound, .methodNotAllowed:
             return nil
         case .admin:
             let settings = self.configuration.withLock { $0.settings }

@@ -23,6 +23,8 @@ enum Route: Sendable, Equatable {
     case notImplemented(feature: String)
     case health
     case livez
+    /// `GET /metrics`: Prometheus text, open unless `metrics_token` is set.
+    case metrics
     /// `/admin/…`, answered with the admin token.
     case admin(AdminRoute)
     /// A known path with the wrong method; `allowed` goes in the `Allow` header.
@@ -41,6 +43,7 @@ enum Route: Sendable, Equatable {
         switch path {
         case "/health": self = method == "GET" || method == "HEAD" ? .health : .methodNotAllowed(allowed: "GET")
         case "/livez": self = method == "GET" || method == "HEAD" ? .livez : .methodNotAllowed(allowed: "GET")
+        case "/metrics": self = method == "GET" ? .metrics : .methodNotAllowed(allowed: "GET")
         case "/v1/chat/completions": self = method == "POST" ? .openAIChat : .methodNotAllowed(allowed: "POST")
         case "/v1/embeddings": self = method == "POST" ? .openAIEmbeddings : .methodNotAllowed(allowed: "POST")
         case "/v1/models" where !isGeminiClient:
