@@ -165,6 +165,12 @@ public final class Relay: HTTPHandler {
     /// Refuses a request without a valid client token before its body is read.
     public func respondBeforeBody(to head: HTTPRequest) -> HTTPResponse? {
         let route = Self.route(of: head)
+        let refusal = self.refusal(of: head, route: route)
+        if let refusal { self.metrics.requestAnswered(RequestTally(route: route), status: refusal.status) }
+        return refusal
+    }
+
+    private func refusal(of head: HTTPRequest, route: Route) -> HTTPResponse? {
         switch route {
         case .health, .livez, .metrics, .notFound, .methodNotAllowed:
             return nil
