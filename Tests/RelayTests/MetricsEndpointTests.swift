@@ -68,6 +68,33 @@ import Testing
         await harness.shutdown()
     }
 
+    @Test func retriesTransientFailuresAndForwardingPastTheLimitAreCounted() async throws {
+        let harness = try await RelayHarness(
+            keys: testKeys(2, tag: "R"),
+            environment: ["KEYRELAY_RATE_LIMITS": singleModelTable(rpm: 1, rpd: 100), "KEYRELAY_MAX_RETRIES": "1"]
+        )
+        let minute = try await RelayHarness.startOfUsableMinute()
+        // Both keys answer 503: two transient attempts, one of them a retry.
+        try await harness.setFaults(#"{"error_rate": 1.0, "error_status": 503}"#)
+        #expect(try await harness.generate("overloaded").status == 503)
+        try await harness.setFaults(#"{"error_rate": 0}"#)
+        // Both keys spent their one request this minute: `cycle` forwards past the limit.
+        #expect(try await harness.generate("past the limit").status == 200)
+        #expect(QuotaCalendar.pacific.minuteStart(of: Date()) == minute, "the test spilled into the next minute")
+
+        let text = try await harness.scrape().text
+        #expect(sample(text, "keyrelay_retries_total") == 1)
+        #expect(sample(text, #"keyrelay_upstream_attempts_total{outcome="transient"}"#) == 2)
+        #expect(sample(text, #"keyrelay_upstream_attempts_total{outcome="success"}"#) == 1)
+        #expect(sample(text, "keyrelay_over_limit_total") == 1)
+        #expect(sample(text, "keyrelay_exhausted_rejections_total") == 0)
+        let series = #"keyrelay_requests_total{route="gemini.generate",model="gemini-2.5-flash",status="#
+        #expect(sample(text, series + #""503",client="harness"}"#) == 1)
+        #expect(sample(text, series + #""200",client="harness"}"#) == 1)
+        #expect(sample(text, #"keyrelay_keys{model="gemini-2.5-flash",state="exhausted"}"#) == 2)
+        await harness.shutdown()
+    }
+
     @Test func metricsTokenClosesTheScrapeToEveryoneElse() async throws {
         let metricsToken = "scrape-token-0123"
         let harness = try await RelayHarness(
@@ -85,7 +112,8 @@ import Testing
 
         let scraped = try await harness.scrape(bearer: metricsToken)
         #expect(scraped.status == 200)
-        #expect(sample(scraped.text, #"keyrelay_requests_total{route="metrics",model="-",status="401",client="-"}"#) == 4)
+        let refused = #"keyrelay_requests_total{route="metrics",model="-",status="401",client="-"}"#
+        #expect(sample(scraped.text, refused) == 4)
         #expect(!scraped.text.contains(metricsToken))
         #expect(!scraped.text.contains(SHA256.hex(of: metricsToken)))
         #expect(!harness.logs.captured.joined().contains(metricsToken))
