@@ -66,12 +66,14 @@ final class FleetCoordinator: Sendable {
                     self.relay.ledger.load(rows: try await self.store.snapshot())
                 case .resync:
                     // Listening (re)started: anything may have changed while nobody listened.
+                    self.relay.metrics.listenerResynced()
                     try await self.relay.reloadSettings()
                     try await self.relay.reloadKeys()
                     self.relay.ledger.load(rows: try await self.store.snapshot())
                     self.logger.notice("resynchronised with the fleet")
                 }
             } catch {
+                self.relay.metrics.storeFailed("follow_changes")
                 self.logger.error("fleet change not applied", ["error": "\(error)"])
             }
         }
@@ -93,6 +95,7 @@ final class FleetCoordinator: Sendable {
                     self.logger.debug("closed windows reset", ["rows": "\(zeroed)"])
                 }
             } catch {
+                self.relay.metrics.storeFailed("reset")
                 self.logger.error("reset job failed", ["error": "\(error)"])
             }
         }
@@ -109,6 +112,7 @@ final class FleetCoordinator: Sendable {
                     try await self.relay.reloadKeys()
                 }
             } catch {
+                self.relay.metrics.storeFailed("snapshot")
                 if self.relay.isStoreReachable.exchange(false, ordering: .relaxed) {
                     self.logger.error("store unreachable", ["error": "\(error)"])
                 }
@@ -130,6 +134,7 @@ final class FleetCoordinator: Sendable {
                     version: self.version
                 )
             } catch {
+                self.relay.metrics.storeFailed("heartbeat")
                 self.logger.warning("heartbeat failed", ["error": "\(error)"])
             }
         }

@@ -27,13 +27,15 @@ final class KeyLedger: Sendable {
     let records: RecordBatcher
     private let clock: any WallClock
     private let logger: Logger
+    private let metrics: RelayMetrics
     /// The quota calendar the matrix reads windows with.
     var calendar: QuotaCalendar { self.state.withLock { $0.matrix.calendar } }
 
-    init(store: any UsageStore, calendar: QuotaCalendar, clock: any WallClock, logger: Logger) {
+    init(store: any UsageStore, calendar: QuotaCalendar, clock: any WallClock, logger: Logger, metrics: RelayMetrics) {
         self.state = Mutex(State(matrix: UsageMatrix(calendar: calendar)))
         self.store = store
-        self.records = RecordBatcher(store: store, logger: logger)
+        self.metrics = metrics
+        self.records = RecordBatcher(store: store, logger: logger, metrics: metrics)
         self.clock = clock
         self.logger = logger
     }
@@ -115,6 +117,7 @@ final class KeyLedger: Sendable {
                     )
                 )
             } catch {
+                self.metrics.storeFailed("reserve")
                 return .storeFailed(error)
             }
             switch result {
@@ -122,6 +125,7 @@ final class KeyLedger: Sendable {
                 self.state.withLock { $0.matrix.apply(stored) }
                 return .reserved(key, reservation, overLimit: overLimit)
             case .refused(let stored):
+                self.metrics.reservationsRefused.increment()
                 self.state.withLock { $0.matrix.apply(stored) }
                 refused.insert(key.id)
             }
@@ -134,6 +138,7 @@ final class KeyLedger: Sendable {
         do {
             try await self.store.release(reservation)
         } catch {
+            self.metrics.storeFailed("release")
             self.logger.error("release failed", ["error": "\(error)", "model": reservation.row.model])
         }
     }
@@ -170,6 +175,7 @@ final class KeyLedger: Sendable {
         do {
             try await self.store.exhaust(row, until: until)
         } catch {
+            self.metrics.storeFailed("exhaust")
             self.logger.error("exhaust failed", ["error": "\(error)", "model": row.model])
         }
     }
@@ -183,6 +189,7 @@ final class KeyLedger: Sendable {
         do {
             try await self.store.deactivate(keyID: keyID, reason: reason, at: self.clock.now())
         } catch {
+            self.metrics.storeFailed("deactivate")
             self.logger.error("deactivate failed", ["error": "\(error)", "key.id": "\(keyID)"])
         }
     }
@@ -199,6 +206,7 @@ final class KeyLedger: Sendable {
             self.state.withLock { $0.matrix.updateKey(key) }
             return key
         } catch {
+            self.metrics.storeFailed("record_failure")
             self.logger.error("failure record failed", ["error": "\(error)", "key.id": "\(keyID)"])
             return nil
         }
@@ -210,6 +218,7 @@ final class KeyLedger: Sendable {
         do {
             try await self.store.noteError(keyID: keyID, error: error)
         } catch {
+            self.metrics.storeFailed("note_error")
             self.logger.error("error note failed", ["error": "\(error)", "key.id": "\(keyID)"])
         }
     }
@@ -222,6 +231,7 @@ final class KeyLedger: Sendable {
         do {
             try await self.store.recordSuccess(keyID: keyID)
         } catch {
+            self.metrics.storeFailed("record_success")
             self.logger.error("success record failed", ["error": "\(error)", "key.id": "\(keyID)"])
         }
     }

@@ -22,12 +22,17 @@ final class RecordBatcher: Sendable {
     private let store: any UsageStore
     private let interval: Duration
     private let logger: Logger
+    private let metrics: RelayMetrics
 
-    init(store: any UsageStore, interval: Duration = .milliseconds(200), logger: Logger) {
+    init(store: any UsageStore, interval: Duration = .milliseconds(200), logger: Logger, metrics: RelayMetrics) {
         self.store = store
         self.interval = interval
         self.logger = logger
+        self.metrics = metrics
     }
+
+    /// Records waiting to be written (`keyrelay_usage_records_pending`).
+    var pendingCount: Int { self.state.withLock { $0.pending.count } }
 
     /// Starts the periodic writer.
     func start() {
@@ -62,6 +67,7 @@ final class RecordBatcher: Sendable {
             try await self.store.record(batch: batch)
         } catch {
             // Keep them for the next tick; records are sums, so a later write in any order is right.
+            self.metrics.storeFailed("record_usage")
             let dropped = self.state.withLock { state in
                 state.pending.insert(contentsOf: batch, at: 0)
                 let excess = max(0, state.pending.count - Self.maxPending)

@@ -19,7 +19,8 @@ extension Relay {
         key: KeyRecord,
         reservation: Reservation?,
         requestID: String,
-        logger: Logger
+        logger: Logger,
+        metricsRoute: String
     ) async -> AttemptOutcome {
         var headers = plan.headers
         switch plan.keyPlacement {
@@ -37,8 +38,10 @@ extension Relay {
         )
 
         let response: UpstreamResponse
+        let sent = ContinuousClock.now
         do {
             response = try await self.upstream.send(request)
+            self.metrics.attemptAnswered(route: metricsRoute, after: ContinuousClock.now - sent)
         } catch {
             return await self.transportFailed(error, key: key, reservation: reservation, logger: logger)
         }
@@ -63,6 +66,7 @@ extension Relay {
             let document = plan.isMetered || plan.adapter.needsDocument ? try? JSONValue.parse(body) : nil
             let tokens = plan.isMetered ? document.flatMap { Self.tokens(in: $0, plan: plan) } : nil
             if let reservation { self.ledger.record(reservation, tokens: tokens, outcome: .success) }
+            self.metrics.attemptEnded(.success)
             await self.ledger.recordSuccess(key.id)
             logger.debug("upstream answered", ["upstream.status": "200"])
             var answer = self.clientResponse(status: 200, upstreamHeaders: response.headers, body: body, requestID: requestID)
@@ -99,6 +103,7 @@ extension Relay {
     ) async -> AttemptOutcome {
         let now = self.clock.now()
         let verdict = FailureClassifier.classify(status: status, body: body, now: now, calendar: self.ledger.calendar)
+        self.metrics.attemptClassified(verdict)
         let scrubbed = plan.scrubber.scrubErrorBody(body)
         let failure = FailedAttempt(status: status, body: scrubbed, retryAt: nil)
         let statusText = "\(status)"
@@ -187,6 +192,7 @@ extension Relay {
                 await self.ledger.release(reservation)
             }
         }
+        self.metrics.attemptEnded(.transport)
         await self.ledger.noteError(key.id, error: error.description)
         logger.notice("upstream unreachable", ["error": error.description, "request.sent": "\(error.requestWasSent)"])
         let isTimeout = [.connectTimeout, .firstByteTimeout, .idleTimeout].contains(error.code)

@@ -24,7 +24,8 @@ extension Relay {
 
     /// The retry loop of DESIGN.md §4: at most `max_retries` further keys, never the same key
     /// twice, all within `request_deadline_s`; a model-wide 5xx backs off before the next key.
-    func forward(_ plan: ForwardPlan, requestID: String, logger: Logger) async -> HTTPResponse {
+    /// `metricsRoute` labels the attempts' upstream latency.
+    func forward(_ plan: ForwardPlan, requestID: String, logger: Logger, metricsRoute: String) async -> HTTPResponse {
         let deadline = ContinuousClock.now + plan.settings.upstream.requestDeadline
         let maxAttempts = plan.settings.pool.maxRetries + 1
         var tried = Set<Int64>()
@@ -50,11 +51,13 @@ extension Relay {
                     key = chosen
                     reservation = granted
                     if overLimit {
+                        self.metrics.overLimit.increment()
                         logger.warning("all keys at their limit; forwarding past it", ["model": plan.quotaModel])
                     }
                 case .exhausted(let retryAt):
                     if let lastFailure { return self.finalResponse(lastFailure, plan: plan, requestID: requestID) }
                     logger.warning("all keys exhausted", ["model": plan.quotaModel])
+                    self.metrics.exhaustedRejections.increment()
                     // Without a known instant, the next minute is the earliest a window can reopen.
                     let retryAfter = self.secondsUntil(retryAt ?? self.ledger.calendar.minuteEnd(of: self.clock.now()))
                     return APIError.exhausted(retryAfterSeconds: retryAfter)
@@ -76,6 +79,7 @@ extension Relay {
                 reservation = nil
             }
             tried.insert(key.id)
+            if tried.count > 1 { self.metrics.retries.increment() }
 
             let attemptLogger = logger.with([
                 "key.fingerprint": key.fingerprint.description,
@@ -87,7 +91,8 @@ extension Relay {
                 key: key,
                 reservation: reservation,
                 requestID: requestID,
-                logger: attemptLogger
+                logger: attemptLogger,
+                metricsRoute: metricsRoute
             )
             switch outcome {
             case .answer(let response):

@@ -22,6 +22,7 @@ extension Relay {
     /// it, loads the usage matrix and starts answering `/health` with 200. In a fleet it also
     /// seeds or reads the shared settings and starts following the fleet's changes.
     public func start(_ options: StartOptions = StartOptions()) async throws(StoreError) {
+        self.metrics.setVersion(options.version)
         if options.migrate {
             let report = try await self.store.migrate()
             if !report.applied.isEmpty {

@@ -31,6 +31,7 @@ extension Relay {
                 if first.isEmpty && !tracker.sawFinish {
                     // Nothing reached the client yet: an empty or cut stream can still fail over.
                     if let reservation { self.ledger.record(reservation, tokens: nil, outcome: .error) }
+                    self.metrics.attemptEnded(.transport)
                     await self.ledger.noteError(key.id, error: "stream ended before its first event")
                     let apiError = APIError.upstreamUnreachable(UpstreamErrorSummary(description: "stream ended early", isTimeout: false))
                     return .retry(FailedAttempt(status: 502, body: apiError.body, retryAt: nil), backoff: true)
@@ -43,6 +44,7 @@ extension Relay {
             if let errorEvent = tracker.firstEventError {
                 response.cancel()
                 if let reservation { self.ledger.record(reservation, tokens: nil, outcome: .error) }
+                self.metrics.attemptEnded(.transient)
                 await self.ledger.noteError(key.id, error: "stream error before the first event")
                 logger.notice("upstream stream failed before its first event", ["upstream.status": "200"])
                 let status = (try? JSONValue.parse(errorEvent))?["error"]?["code"]?.intValue ?? 502
@@ -53,6 +55,7 @@ extension Relay {
             }
         }
 
+        self.metrics.attemptEnded(.success)
         let headers = self.streamHeaders(response.headers, requestID: requestID)
         let firstBytes = first
         let alreadyEnded = ended

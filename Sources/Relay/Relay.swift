@@ -23,6 +23,8 @@ public final class Relay: HTTPHandler {
     let isStoreReachable = Atomic<Bool>(true)
     let fleet = Mutex<FleetCoordinator?>(nil)
     let rechecker = Mutex<KeyRechecker?>(nil)
+    /// Counters, gauges and histograms served at `GET /metrics`.
+    public let metrics: RelayMetrics
 
     enum Phase: Int {
         case starting, ready, draining
@@ -41,11 +43,14 @@ public final class Relay: HTTPHandler {
         self.upstream = upstream
         self.clock = clock
         self.logger = logger
+        self.metrics = RelayMetrics()
+        self.metrics.setKnownModels(settings)
         self.ledger = KeyLedger(
             store: store,
             calendar: QuotaCalendar(timeZone: settings.pool.quotaTimeZone),
             clock: clock,
-            logger: logger
+            logger: logger,
+            metrics: self.metrics
         )
     }
 
@@ -64,6 +69,7 @@ public final class Relay: HTTPHandler {
     public func apply(_ settings: Settings) {
         let next = RelayConfiguration(settings: settings, extraSecrets: self.knownSecrets(settings))
         self.configuration.withLock { $0 = next }
+        self.metrics.setKnownModels(settings)
         let zone = settings.pool.quotaTimeZone
         if zone.identifier != self.ledger.calendar.timeZone.identifier {
             // The day window of every instance follows the fleet's setting, not its own start-up value.
@@ -90,10 +96,19 @@ public final class Relay: HTTPHandler {
     }
 
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        let requestID = Self.makeRequestID()
         let route = Self.route(of: request)
+        let tally = RequestTally(route: route)
+        let response = await self.respond(to: request, route: route, tally: tally)
+        self.metrics.requestAnswered(tally, status: response.status)
+        return response
+    }
+
+    private func respond(to request: HTTPRequest, route: Route, tally: RequestTally) async -> HTTPResponse {
+        let requestID = Self.makeRequestID()
         let shape = route.errorShape
         switch route {
+        case .metrics:
+            return self.metricsResponse(request, settings: self.settings, requestID: requestID)
         case .health:
             let ready = self.isReady
             return Self.json(status: ready ? 200 : 503, ["status": ready ? "ok" : "unavailable"], requestID: requestID)
@@ -123,6 +138,7 @@ public final class Relay: HTTPHandler {
         guard let client = configuration.authenticator.authenticate(request) else {
             return APIError.unauthenticated().response(requestID: requestID, shape: shape)
         }
+        tally.client = client
         let logger = self.logger.with(["request.id": requestID, "client": client])
         if request.bodyTooLarge {
             return APIError.payloadTooLarge(limit: configuration.settings.server.maxBodyBytes)
@@ -150,11 +166,12 @@ public final class Relay: HTTPHandler {
                     settings: configuration.settings,
                     scrubber: configuration.scrubber
                 )
-                return await self.forward(plan, requestID: requestID, logger: logger)
+                tally.model = plan.quotaModel
+                return await self.forward(plan, requestID: requestID, logger: logger, metricsRoute: tally.route)
             } catch {
                 return error.response(requestID: requestID, shape: shape)
             }
-        case .health, .livez, .keyPage, .notFound, .methodNotAllowed, .admin:
+        case .health, .livez, .keyPage, .metrics, .notFound, .methodNotAllowed, .admin:
             preconditionFailure("route answered above: \(route)")
         }
     }
@@ -162,8 +179,14 @@ public final class Relay: HTTPHandler {
     /// Refuses a request without a valid client token before its body is read.
     public func respondBeforeBody(to head: HTTPRequest) -> HTTPResponse? {
         let route = Self.route(of: head)
+        let refusal = self.refusal(of: head, route: route)
+        if let refusal { self.metrics.requestAnswered(RequestTally(route: route), status: refusal.status) }
+        return refusal
+    }
+
+    private func refusal(of head: HTTPRequest, route: Route) -> HTTPResponse? {
         switch route {
-        case .health, .livez, .keyPage, .notFound, .methodNotAllowed:
+        case .health, .livez, .keyPage, .metrics, .notFound, .methodNotAllowed:
             return nil
         case .admin:
             let settings = self.configuration.withLock { $0.settings }

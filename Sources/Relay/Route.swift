@@ -25,6 +25,8 @@ enum Route: Sendable, Equatable {
     case livez
     /// `GET /keys`, `/keys.js`, `/keys.css`: the key-status page, open (its script asks for the admin token).
     case keyPage(KeyPage.Asset)
+    /// `GET /metrics`: Prometheus text, open unless `metrics_token` is set.
+    case metrics
     /// `/admin/…`, answered with the admin token.
     case admin(AdminRoute)
     /// A known path with the wrong method; `allowed` goes in the `Allow` header.
@@ -46,6 +48,7 @@ enum Route: Sendable, Equatable {
         case let page where KeyPage.Asset(rawValue: page) != nil:
             let asset = KeyPage.Asset(rawValue: page) ?? .html
             self = method == "GET" || method == "HEAD" ? .keyPage(asset) : .methodNotAllowed(allowed: "GET")
+        case "/metrics": self = method == "GET" ? .metrics : .methodNotAllowed(allowed: "GET")
         case "/v1/chat/completions": self = method == "POST" ? .openAIChat : .methodNotAllowed(allowed: "POST")
         case "/v1/embeddings": self = method == "POST" ? .openAIEmbeddings : .methodNotAllowed(allowed: "POST")
         case "/v1/models" where !isGeminiClient:

@@ -78,6 +78,18 @@ extension SettingSpec {
             },
             show: { $0.access.adminToken.map { .string("sha256:\($0.hash)") } ?? .null }
         ),
+        SettingSpec(
+            name: "metrics_token",
+            scope: .pool,
+            apply: { text, settings throws(SettingError) in
+                let token = text.trimmingWhitespace()
+                guard token.isEmpty || token.count >= 8 else {
+                    throw SettingError(setting: "metrics_token", message: "must be at least 8 characters")
+                }
+                settings.access.metricsToken = token.isEmpty ? nil : HashedSecret(token)
+            },
+            show: { $0.access.metricsToken.map { .string("sha256:\($0.hash)") } ?? .null }
+        ),
     ]
 
     static let upstreamSettings: [SettingSpec] = [

@@ -29,6 +29,8 @@ public struct Settings: Sendable {
         public var clients: [ClientToken] = []
         /// `admin_token`: opens the admin API (unset: the admin API is closed).
         public var adminToken: HashedSecret? = nil
+        /// `metrics_token`: required as `Authorization: Bearer` by `GET /metrics` (unset: open).
+        public var metricsToken: HashedSecret? = nil
     }
 
     /// Where and how to reach Google.
@@ -128,6 +130,7 @@ public struct Settings: Sendable {
         if let paid = self.keys.paid { secrets.append(paid.revealedForUpstream) }
         secrets += self.access.clients.compactMap(\.token)
         if let admin = self.access.adminToken?.secret { secrets.append(admin) }
+        if let metrics = self.access.metricsToken?.secret { secrets.append(metrics) }
         return secrets
     }
 
