@@ -45,7 +45,9 @@ struct UsageMapper {
         let tokenColumn = isMatrix ? "total_token_count" : "token_count"
         // The instant a row's counters were last touched: its requests and token growth belong to
         // that quota day.
-        let timeColumns = isMatrix ? ["last_used", "day_reset_time", "minute_reset_time"]
+        let timeColumns =
+            isMatrix
+            ? ["last_used", "day_reset_time", "minute_reset_time"]
             : ["timestamp", "rpd_timestamp", "rpm_timestamp"]
 
         for row in table.rows {
@@ -84,16 +86,29 @@ struct UsageMapper {
 
             if requests > 0 {
                 let cell = "\(day)|\(quotaModel)|\(key.hash)"
-                self.requests[cell, default: ImportPlan.DayRequests(
-                    keyHash: key.hash, fingerprint: key.description, day: day, model: quotaModel, requests: 0
-                )].requests += requests
+                self.requests[
+                    cell,
+                    default: ImportPlan.DayRequests(
+                        keyHash: key.hash,
+                        fingerprint: key.description,
+                        day: day,
+                        model: quotaModel,
+                        requests: 0
+                    )
+                ].requests += requests
             }
             if tokens > 0 {
                 let cell = "\(table.name)|\(quotaModel)|\(key.hash)"
-                var total = self.tokens[cell] ?? ImportPlan.LifetimeTokens(
-                    keyHash: key.hash, fingerprint: key.description, table: table.name, model: quotaModel,
-                    day: day, totalTokens: 0
-                )
+                var total =
+                    self.tokens[cell]
+                    ?? ImportPlan.LifetimeTokens(
+                        keyHash: key.hash,
+                        fingerprint: key.description,
+                        table: table.name,
+                        model: quotaModel,
+                        day: day,
+                        totalTokens: 0
+                    )
                 total.totalTokens += tokens
                 if used > self.latestUse[cell] ?? .distantPast {
                     self.latestUse[cell] = used
@@ -150,7 +165,10 @@ struct UsageMapper {
             if sign == UInt8(ascii: "Z") {
                 index += 1
             } else if sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
-                let digits = String(decoding: chars[(index + 1)...], as: UTF8.self).replacingOccurrences(of: ":", with: "")
+                let digits = String(decoding: chars[(index + 1)...], as: UTF8.self).replacingOccurrences(
+                    of: ":",
+                    with: ""
+                )
                 guard digits.count == 4, let hours = Int(digits.prefix(2)), let minutes = Int(digits.suffix(2)) else {
                     return nil
                 }

@@ -86,7 +86,9 @@ public struct ImportPlan: Sendable {
         for table in source.usage {
             mapper.map(table, keyKinds: keyKinds, into: &plan)
         }
-        plan.requests = mapper.requests.values.sorted { ($0.day, $0.model, $0.keyHash) < ($1.day, $1.model, $1.keyHash) }
+        plan.requests = mapper.requests.values.sorted {
+            ($0.day, $0.model, $0.keyHash) < ($1.day, $1.model, $1.keyHash)
+        }
         plan.lifetimeTokens = mapper.tokens.values.sorted {
             ($0.table, $0.model, $0.keyHash) < ($1.table, $1.model, $1.keyHash)
         }
@@ -121,7 +123,8 @@ extension ImportPlan {
     ]
 
     mutating func mapSettings(_ table: ImportSource.Table) {
-        for column in table.columns where !["id", "key", "value", "description", "created_at", "updated_at"]
+        for column in table.columns
+        where !["id", "key", "value", "description", "created_at", "updated_at"]
             .contains(column)
         {
             self.notes.append("t_settings: unknown column '\(column)' ignored")
@@ -138,7 +141,10 @@ extension ImportPlan {
             }
             if let earlier = values[name] {
                 self.skipped.append(
-                    ImportSkip(item: "t_settings row \(row.number) (\(name))", reason: "duplicate of row \(earlier.row)")
+                    ImportSkip(
+                        item: "t_settings row \(row.number) (\(name))",
+                        reason: "duplicate of row \(earlier.row)"
+                    )
                 )
                 continue
             }

@@ -123,8 +123,10 @@ struct PostgresImportStatements: ImportStatements {
                 requests = u.requests + excluded.requests,
                 total_tokens = u.total_tokens + excluded.total_tokens
             """,
-            [PostgresValue(day), PostgresValue(model), PostgresValue(keyID), PostgresValue(requests),
-             PostgresValue(totalTokens)]
+            [
+                PostgresValue(day), PostgresValue(model), PostgresValue(keyID), PostgresValue(requests),
+                PostgresValue(totalTokens),
+            ]
         )
     }
 }

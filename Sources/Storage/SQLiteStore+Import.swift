@@ -20,19 +20,22 @@ extension SQLiteStore: HistoryImporting {
     /// Rows of one quota day, ordered by key id and model.
     public func loadDailyUsage(day: String) async throws(StoreError) -> [DailyUsageRow] {
         try await self.database.perform("load daily usage") { connection throws(StoreError) in
-            try connection.query("SELECT * FROM usage_daily WHERE day = :day ORDER BY key_id, model", ["day": .text(day)])
-                .map { row in
-                    DailyUsageRow(
-                        day: row["day"].string ?? day,
-                        model: row["model"].string ?? "",
-                        keyID: row["key_id"].int64 ?? 0,
-                        requests: row["requests"].int ?? 0,
-                        inputTokens: row["input_tokens"].int ?? 0,
-                        totalTokens: row["total_tokens"].int ?? 0,
-                        errors: row["errors"].int ?? 0,
-                        rateLimited: row["rate_limited"].int ?? 0
-                    )
-                }
+            try connection.query(
+                "SELECT * FROM usage_daily WHERE day = :day ORDER BY key_id, model",
+                ["day": .text(day)]
+            )
+            .map { row in
+                DailyUsageRow(
+                    day: row["day"].string ?? day,
+                    model: row["model"].string ?? "",
+                    keyID: row["key_id"].int64 ?? 0,
+                    requests: row["requests"].int ?? 0,
+                    inputTokens: row["input_tokens"].int ?? 0,
+                    totalTokens: row["total_tokens"].int ?? 0,
+                    errors: row["errors"].int ?? 0,
+                    rateLimited: row["rate_limited"].int ?? 0
+                )
+            }
         }
     }
 }

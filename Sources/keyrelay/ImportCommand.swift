@@ -39,7 +39,9 @@ enum ImportCommand {
                 matched = true
                 let value: String
                 if argument == name {
-                    guard index + 1 < arguments.count else { return KeyRelayCommand.fail("\(name) needs a value", status: 64) }
+                    guard index + 1 < arguments.count else {
+                        return KeyRelayCommand.fail("\(name) needs a value", status: 64)
+                    }
                     value = arguments[index + 1]
                     index += 1
                 } else {
@@ -51,7 +53,10 @@ enum ImportCommand {
             index += 1
         }
         guard (sqlitePath == nil) != (csvDirectory == nil) else {
-            return KeyRelayCommand.fail("give exactly one of --from PATH.sqlite or --csv-dir DIR\n\n\(usage)", status: 64)
+            return KeyRelayCommand.fail(
+                "give exactly one of --from PATH.sqlite or --csv-dir DIR\n\n\(usage)",
+                status: 64
+            )
         }
 
         let settings: Settings
@@ -106,7 +111,9 @@ enum ImportCommand {
             do {
                 try await store.verifySchema()
             } catch {
-                return KeyRelayCommand.fail("import-v1: \(error): run keyrelay migrate first (a dry run writes nothing)")
+                return KeyRelayCommand.fail(
+                    "import-v1: \(error): run keyrelay migrate first (a dry run writes nothing)"
+                )
             }
         } else {
             _ = try await store.migrate()

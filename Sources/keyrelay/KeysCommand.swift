@@ -53,7 +53,8 @@ enum KeysCommand {
             let now = Date()
             let keys = try await store.loadKeys()
             let rows = try await store.snapshot()
-            let daily = try await (store as? any HistoryImporting)?.loadDailyUsage(day: calendar.dayLabel(of: now)) ?? []
+            let daily =
+                try await (store as? any HistoryImporting)?.loadDailyUsage(day: calendar.dayLabel(of: now)) ?? []
             await store.close()
             let table = Self.lines(keys: keys, rows: rows, daily: daily, calendar: calendar, now: now)
             for line in Self.render([Self.header] + table) { print(line) }

@@ -10,7 +10,11 @@ enum ImportDump {
             SELECT CAST(u.day AS TEXT) AS day, u.model, k.fingerprint, u.requests, u.input_tokens, u.total_tokens
             FROM usage_daily u JOIN api_keys k ON k.id = u.key_id ORDER BY 1, 2, 3
             """
-        return try await self.lines(store, sql, ["day", "model", "fingerprint", "requests", "input_tokens", "total_tokens"])
+        return try await self.lines(
+            store,
+            sql,
+            ["day", "model", "fingerprint", "requests", "input_tokens", "total_tokens"]
+        )
     }
 
     /// Every row of the tables an import touches, to compare before and after.
@@ -27,10 +31,15 @@ enum ImportDump {
             store,
             "SELECT name FROM sqlite_master WHERE name = 'import_v1_ledger' UNION ALL SELECT 'x' WHERE 0",
             ["name"],
-            postgresSQL: "SELECT table_name AS name FROM information_schema.tables WHERE table_name = 'import_v1_ledger'"
+            postgresSQL:
+                "SELECT table_name AS name FROM information_schema.tables WHERE table_name = 'import_v1_ledger'"
         )
         if !ledger.isEmpty {
-            lines += try await self.lines(store, "SELECT cell, amount FROM import_v1_ledger ORDER BY cell", ["cell", "amount"])
+            lines += try await self.lines(
+                store,
+                "SELECT cell, amount FROM import_v1_ledger ORDER BY cell",
+                ["cell", "amount"]
+            )
         }
         return lines
     }
@@ -45,8 +54,10 @@ enum ImportDump {
             let rows = try await sqlite.database.perform("dump") { connection throws(StoreError) in
                 try connection.query(sql)
             }
-            return rows.map { row in columns.map { row[$0].string ?? row[$0].int64.map(String.init) ?? "NULL" }
-                .joined(separator: " ") }
+            return rows.map { row in
+                columns.map { row[$0].string ?? row[$0].int64.map(String.init) ?? "NULL" }
+                    .joined(separator: " ")
+            }
         }
         if let postgres = store as? PostgresStore {
             let query = postgresSQL ?? sql

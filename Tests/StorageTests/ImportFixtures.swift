@@ -56,7 +56,10 @@ enum GeminiBalanceFixture {
             name: "t_settings",
             columns: ["key", "value", "description"],
             rows: [
-                ["API_KEYS", "[\"\(gemini1)\", \"\(gemini2)\", \"\(malformed)\", \"\(gemini1)\"]", "API_KEYS configuration"],
+                [
+                    "API_KEYS", "[\"\(gemini1)\", \"\(gemini2)\", \"\(malformed)\", \"\(gemini1)\"]",
+                    "API_KEYS configuration",
+                ],
                 ["VERTEX_API_KEYS", "[\"\(vertex1)\"]", nil],
                 ["ALLOWED_TOKENS", "[\"\(tokens[0])\", \"\(tokens[1])\"]", nil],
                 ["AUTH_TOKEN", adminToken, nil],
@@ -74,12 +77,16 @@ enum GeminiBalanceFixture {
     static func matrix(rpdOfFirst: Int = 10, tokensOfFirst: Int = 1000) -> Table {
         Table(
             name: "t_usage_matrix",
-            columns: ["api_key", "model_name", "rpm", "tpm", "rpd", "total_token_count", "day_reset_time",
-                      "vertex_key", "is_active", "is_exhausted", "last_used"],
+            columns: [
+                "api_key", "model_name", "rpm", "tpm", "rpd", "total_token_count", "day_reset_time",
+                "vertex_key", "is_active", "is_exhausted", "last_used",
+            ],
             rows: [
                 // 13:00 Pacific on 1 June.
-                [gemini1, "gemini-2.5-flash", "1", "10", "\(rpdOfFirst)", "\(tokensOfFirst)", "2025-06-01 00:00:00",
-                 "0", "1", "0", "2025-06-01 20:00:00.123456"],
+                [
+                    gemini1, "gemini-2.5-flash", "1", "10", "\(rpdOfFirst)", "\(tokensOfFirst)", "2025-06-01 00:00:00",
+                    "0", "1", "0", "2025-06-01 20:00:00.123456",
+                ],
                 // 06:30 UTC on 2 June is still 1 June in Pacific time.
                 [gemini1, "gemini-2.5-flash-lite", "0", "0", "4", "400", nil, "0", "1", "0", "2025-06-02 06:30:00"],
                 [gemini2, "gemini-2.5-pro", "0", "0", "3", "900", nil, "0", "1", "1", "2025-06-02 08:00:00"],
@@ -112,13 +119,19 @@ enum GeminiBalanceFixture {
     static func stats() -> Table {
         Table(
             name: "t_usage_stats",
-            columns: ["api_key", "model_name", "token_count", "rpm", "rpd", "tpm", "exhausted", "rpd_timestamp",
-                      "timestamp", "extra_note"],
+            columns: [
+                "api_key", "model_name", "token_count", "rpm", "rpd", "tpm", "exhausted", "rpd_timestamp",
+                "timestamp", "extra_note",
+            ],
             rows: [
-                [gemini1, "gemini-2.5-flash-preview-05-20", "700", "1", "7", "70", "0", "2025-05-20 07:00:00",
-                 "2025-05-20 18:00:00", nil],
-                [gemini1, "models/gemini-2.5-flash-preview-04-17", "300", "0", "3", "0", "0", nil,
-                 "2025-05-20 19:00:00", "x"],
+                [
+                    gemini1, "gemini-2.5-flash-preview-05-20", "700", "1", "7", "70", "0", "2025-05-20 07:00:00",
+                    "2025-05-20 18:00:00", nil,
+                ],
+                [
+                    gemini1, "models/gemini-2.5-flash-preview-04-17", "300", "0", "3", "0", "0", nil,
+                    "2025-05-20 19:00:00", "x",
+                ],
                 // The same raw name again (v1.5 had no unique constraint), a Pacific day later.
                 [gemini1, "gemini-2.5-flash-preview-05-20", "50", "0", "1", "0", "0", nil, "2025-05-21 08:00:00", nil],
                 // No `timestamp`: dated by `rpd_timestamp`.

@@ -124,7 +124,11 @@ import Testing
         #expect(plan.skipped.map(\.description).contains { $0.hasPrefix("t_usage_matrix.csv row 8") })
 
         let before = try await ImportDump.everything(store)
-        _ = try await store.applyImport(Fixture.plan(try ImportSource.readCSV(directory: csv)), dryRun: false, at: Date())
+        _ = try await store.applyImport(
+            Fixture.plan(try ImportSource.readCSV(directory: csv)),
+            dryRun: false,
+            at: Date()
+        )
         #expect(try await ImportDump.everything(store) == before)
         await store.close()
     }
@@ -133,7 +137,8 @@ import Testing
         let store = try await self.store()
         let plan = Fixture.plan(try await self.v2Source())
         let outcome = try await store.applyImport(plan, dryRun: false, at: Date())
-        let report = (plan.skipped + outcome.skipped).map(\.description) + plan.notes + outcome.keysAdded
+        let report =
+            (plan.skipped + outcome.skipped).map(\.description) + plan.notes + outcome.keysAdded
             + outcome.keysAlreadyStored + outcome.tokensAdded
         let skip = try #require(report.first { $0.hasPrefix("API_KEYS entry 3") })
         #expect(skip.contains("malformed key"))
