@@ -15,6 +15,8 @@ enum KeyRelayCommand {
           simulate   run a Gemini-compatible upstream simulator (see keyrelay simulate --help)
           migrate    create or update the database schema and exit
           settings   print the effective settings (secrets as fingerprints) and exit
+          keys       print the stored keys and their state (fingerprints only) and exit
+          import-v1  import keys, tokens, settings and usage history from gemini-balance (see --help)
           version    print the version
 
         """
@@ -36,6 +38,8 @@ enum KeyRelayCommand {
         case "simulate": return await SimulateCommand.run(rest)
         case "migrate": return await MigrateCommand.run(rest)
         case "settings": return SettingsCommand.run(rest)
+        case "keys": return await KeysCommand.run(rest)
+        case "import-v1": return await ImportCommand.run(rest)
         case "version", "--version": print(version); return 0
         case "help", "--help", "-h": print(usage); return 0
         default:
