@@ -171,7 +171,7 @@ import Testing
     @Test func storedKeysAndSettingsAreLeftUntouched() async throws {
         let store = try await self.store()
         let mine = ConfiguredKey(secret: APIKey(Fixture.gemini1)!, label: "mine")
-        _ = try await store.addKeys([mine], kind: .gemini, at: Date())
+        _ = try await store.addKeys([mine], kind: .gemini, restoreRemoved: true, at: Date())
         try await store.saveSettings(["max_failures": "5"], by: "test", at: Date())
 
         let outcome = try await store.applyImport(Fixture.plan(try await self.v2Source()), dryRun: false, at: Date())
