@@ -25,6 +25,8 @@ final class KeyLedger: Sendable {
     private let state: Mutex<State>
     private let store: any UsageStore
     let records: RecordBatcher
+    /// The request log's batched writer (does nothing for a store without one).
+    let requestLog: RequestLogWriter
     private let clock: any WallClock
     private let logger: Logger
     let calendar: QuotaCalendar
@@ -33,6 +35,7 @@ final class KeyLedger: Sendable {
         self.state = Mutex(State(matrix: UsageMatrix(calendar: calendar)))
         self.store = store
         self.records = RecordBatcher(store: store, logger: logger)
+        self.requestLog = RequestLogWriter(store: store as? any RequestLogStore, clock: clock, logger: logger)
         self.calendar = calendar
         self.clock = clock
         self.logger = logger
@@ -133,6 +136,7 @@ final class KeyLedger: Sendable {
             at: self.clock.now()
         )
         self.records.enqueue(record)
+        RequestLogTrace.current?.recorded(tokens: tokens)
         if let tokens, tokens.inputTokens > 0 {
             self.state.withLock { state in
                 guard var row = state.matrix.row(reservation.row), row.minuteStart == reservation.minuteStart else {

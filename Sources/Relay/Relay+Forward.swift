@@ -74,6 +74,7 @@ extension Relay {
                 reservation = nil
             }
             tried.insert(key.id)
+            RequestLogTrace.current?.attempted(keyID: key.id)
 
             let attemptLogger = logger.with([
                 "key.fingerprint": key.fingerprint.description,
@@ -92,6 +93,7 @@ extension Relay {
                 return response
             case .retry(let failure, let backoff):
                 lastFailure = failure
+                if failure.status == 429 { RequestLogTrace.current?.metRateLimit() }
                 if backoff && tried.count < maxAttempts {
                     backoffs += 1
                     // Model-wide overload hits every key; pause rather than burn the pool in a burst.

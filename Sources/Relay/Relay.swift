@@ -137,7 +137,9 @@ public final class Relay: HTTPHandler {
                     settings: configuration.settings,
                     scrubber: configuration.scrubber
                 )
-                return await self.forward(plan, requestID: requestID, logger: logger)
+                return await self.forwardLogged(
+                    plan, route: route, client: client, requestID: requestID, logger: logger
+                )
             } catch {
                 return error.response(requestID: requestID, shape: shape)
             }
