@@ -66,11 +66,12 @@ if ((started == 0)); then
     exit 1
 fi
 
-# The test role may create databases (one per test, so tests run in parallel) and terminate its
-# own backends (connection-loss tests); it is not a superuser.
+# The test role may create databases (one per test, so tests run in parallel), terminate its
+# own backends (connection-loss tests) and create roles (so migration 0010 creates the dashboards'
+# read-only role, which the view tests check); it is not a superuser.
 "${as_postgres[@]}" "$bin/psql" -h "$root" -p "$port" -U postgres -d postgres -q -v ON_ERROR_STOP=1 \
     -v password="$password" >/dev/null <<'SQL'
-CREATE ROLE keyrelay LOGIN CREATEDB PASSWORD :'password';
+CREATE ROLE keyrelay LOGIN CREATEDB CREATEROLE PASSWORD :'password';
 CREATE DATABASE keyrelay_test OWNER keyrelay;
 SQL
 

@@ -25,6 +25,8 @@ final class KeyLedger: Sendable {
     private let state: Mutex<State>
     private let store: any UsageStore
     let records: RecordBatcher
+    /// The request log's batched writer (does nothing for a store without one).
+    let requestLog: RequestLogWriter
     private let clock: any WallClock
     private let logger: Logger
     private let metrics: RelayMetrics
@@ -36,6 +38,7 @@ final class KeyLedger: Sendable {
         self.store = store
         self.metrics = metrics
         self.records = RecordBatcher(store: store, logger: logger, metrics: metrics)
+        self.requestLog = RequestLogWriter(store: store as? any RequestLogStore, clock: clock, logger: logger)
         self.clock = clock
         self.logger = logger
     }
@@ -153,6 +156,7 @@ final class KeyLedger: Sendable {
             at: self.clock.now()
         )
         self.records.enqueue(record)
+        RequestLogTrace.current?.recorded(tokens: tokens)
         if let tokens, tokens.inputTokens > 0 {
             self.state.withLock { state in
                 guard var row = state.matrix.row(reservation.row), row.minuteStart == reservation.minuteStart else {

@@ -80,6 +80,7 @@ extension Relay {
             }
             tried.insert(key.id)
             if tried.count > 1 { self.metrics.retries.increment() }
+            RequestLogTrace.current?.attempted(keyID: key.id)
 
             let attemptLogger = logger.with([
                 "key.fingerprint": key.fingerprint.description,
@@ -99,6 +100,7 @@ extension Relay {
                 return response
             case .retry(let failure, let backoff):
                 lastFailure = failure
+                if failure.status == 429 { RequestLogTrace.current?.metRateLimit() }
                 if backoff && tried.count < maxAttempts {
                     backoffs += 1
                     // Model-wide overload hits every key; pause rather than burn the pool in a burst.

@@ -72,6 +72,10 @@ extension Relay {
             ["keys.active": "\(keys.filter(\.isActive).count)", "keys.total": "\(keys.count)"]
         )
         self.ledger.records.start()
+        // A fleet's reset job applies the retention; a single instance does it itself.
+        self.ledger.requestLog.start(instanceID: options.instanceID, purges: !(self.store is any FleetStore)) {
+            [weak self] in self?.settings.requestLogRetentionDays ?? 30
+        }
 
         if let fleetStore = self.store as? any FleetStore {
             try await fleetStore.registerInstance(
@@ -108,6 +112,7 @@ extension Relay {
         }
         await coordinator?.stop()
         await self.ledger.records.stop()
+        await self.ledger.requestLog.stop()
     }
 
     /// Writes usage records still waiting in the batch (history and tokens) to the store.

@@ -167,7 +167,14 @@ public final class Relay: HTTPHandler {
                     scrubber: configuration.scrubber
                 )
                 tally.model = plan.quotaModel
-                return await self.forward(plan, requestID: requestID, logger: logger, metricsRoute: tally.route)
+                return await self.forwardLogged(
+                    plan,
+                    route: route,
+                    client: client,
+                    requestID: requestID,
+                    logger: logger,
+                    metricsRoute: tally.route
+                )
             } catch {
                 return error.response(requestID: requestID, shape: shape)
             }

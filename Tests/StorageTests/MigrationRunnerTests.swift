@@ -7,6 +7,7 @@ import Testing
 @Suite struct MigrationRunnerTests {
     static let expectedNames = [
         "0001_create_api_keys", "0002_create_key_usage", "0003_create_usage_daily", "0004_create_settings",
+        "0005_create_request_log",
     ]
 
     /// `SQL/sqlite/migrations` of the checkout these tests were built from.
@@ -19,7 +20,7 @@ import Testing
         let source = try MigrationRunner(directory: Self.sourceDirectory)
         #expect(bundled.files.map(\.name) == Self.expectedNames)
         #expect(bundled.files == source.files)
-        #expect(bundled.files.map(\.version) == [1, 2, 3, 4])
+        #expect(bundled.files.map(\.version) == [1, 2, 3, 4, 5])
         #expect(bundled.files.allSatisfy { !$0.sql.uppercased().contains("BEGIN") && !$0.sql.contains("COMMIT") })
     }
 
@@ -27,13 +28,13 @@ import Testing
         let fixture = try SQLiteFixture()
         let store = try await SQLiteStore(path: fixture.path, logger: .silent)
         let report = try await store.migrate()
-        #expect(report == MigrationReport(applied: Self.expectedNames, currentVersion: 4))
+        #expect(report == MigrationReport(applied: Self.expectedNames, currentVersion: 5))
 
         let tables = try await store.database.perform("test") { connection throws(StoreError) in
             try connection.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
                 .compactMap { $0["name"].string }
         }
-        #expect(tables == ["api_keys", "key_usage", "schema_migrations", "settings", "usage_daily"])
+        #expect(tables == ["api_keys", "key_usage", "request_log", "schema_migrations", "settings", "usage_daily"])
         let recorded = try await store.database.perform("test") { connection throws(StoreError) in
             try connection.query("SELECT checksum FROM schema_migrations ORDER BY version")
                 .compactMap { $0["checksum"].string }
@@ -56,9 +57,9 @@ import Testing
     @Test func migratingAgainAppliesNothing() async throws {
         let fixture = try SQLiteFixture()
         let store = try await fixture.openSQLiteStore()
-        #expect(try await store.migrate() == MigrationReport(applied: [], currentVersion: 4))
+        #expect(try await store.migrate() == MigrationReport(applied: [], currentVersion: 5))
         let other = try await SQLiteStore(path: fixture.path, logger: .silent)
-        #expect(try await other.migrate() == MigrationReport(applied: [], currentVersion: 4))
+        #expect(try await other.migrate() == MigrationReport(applied: [], currentVersion: 5))
         await store.close()
         await other.close()
     }

@@ -8,7 +8,8 @@ import Testing
 @Suite struct PostgresMigrationFileTests {
     static let expectedNames =
         MigrationRunnerTests.expectedNames + [
-            "0005_create_request_log", "0006_create_instances", "0007_notify_config_changes",
+            "0006_create_instances", "0007_notify_config_changes", "0008_add_request_log_rate_limited",
+            "0009_create_dashboard_views", "0010_create_readonly_role",
         ]
 
     /// `SQL/postgres/migrations` of the checkout these tests were built from.
@@ -43,7 +44,7 @@ import Testing
         try await PostgresFixture.with { fixture in
             let store = try await fixture.openPostgresStore(migrate: false)
             let report = try await store.migrate()
-            #expect(report == MigrationReport(applied: PostgresMigrationFileTests.expectedNames, currentVersion: 7))
+            #expect(report == MigrationReport(applied: PostgresMigrationFileTests.expectedNames, currentVersion: 10))
 
             let tables = try await fixture.sql(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
@@ -59,9 +60,9 @@ import Testing
     @Test func migratingAgainAppliesNothing() async throws {
         try await PostgresFixture.with { fixture in
             let store = try await fixture.openPostgresStore()
-            #expect(try await store.migrate() == MigrationReport(applied: [], currentVersion: 7))
+            #expect(try await store.migrate() == MigrationReport(applied: [], currentVersion: 10))
             let other = try await fixture.openPostgresStore(migrate: false)
-            #expect(try await other.migrate() == MigrationReport(applied: [], currentVersion: 7))
+            #expect(try await other.migrate() == MigrationReport(applied: [], currentVersion: 10))
             await store.close()
             await other.close()
         }
@@ -139,9 +140,9 @@ import Testing
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             #expect(reports.flatMap(\.applied).sorted() == PostgresMigrationFileTests.expectedNames)
-            #expect(reports.allSatisfy { $0.currentVersion == 7 })
+            #expect(reports.allSatisfy { $0.currentVersion == 10 })
             let versions = try await fixture.sql("SELECT version FROM schema_migrations ORDER BY version")
-            #expect(versions.compactMap { $0["version"].int } == Array(1...7))
+            #expect(versions.compactMap { $0["version"].int } == Array(1...10))
             for store in stores { await store.close() }
         }
     }
