@@ -21,7 +21,7 @@ if [[ ! -x "$venv/bin/pytest" || Tests/Integration/requirements.txt -nt "$venv/.
 fi
 # The SDK tests, then the fleet tests (several relay processes on one PostgreSQL, including a
 # database outage), against the real binary.
-# Two runs: each folder has a conftest of its own.
-export KEYRELAY_BINARY="$(swift build --show-bin-path)/keyrelay"
-"$venv/bin/pytest" -q Tests/Integration
-scripts/with-postgres.sh "$venv/bin/pytest" -q Tests/Fleet
+# Two runs (each folder has a conftest of its own) on one throwaway PostgreSQL.
+export KEYRELAY_BINARY="$(swift build --show-bin-path)/keyrelay" VENV="$venv"
+scripts/with-postgres.sh bash -c '"$VENV/bin/pytest" -q Tests/Integration && "$VENV/bin/pytest" -q Tests/Fleet'
+
