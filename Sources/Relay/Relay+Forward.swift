@@ -32,6 +32,16 @@ extension Relay {
         var lastFailure: FailedAttempt? = nil
         var backoffs = 0
 
+        // A batch larger than a whole window can never be admitted; waiting would not help.
+        let windowLimits = [plan.limits.rpm, plan.limits.rpd].compactMap { $0 }
+        if plan.isMetered, plan.paidLimits == nil, let smallest = windowLimits.min(), plan.cost > smallest {
+            return APIError.invalidArgument(
+                "this request counts \(plan.cost) requests (one per text), more than the model's limit of \(smallest) "
+                    + "per window: send at most \(smallest) texts at a time",
+                param: "input"
+            ).response(requestID: requestID, shape: plan.errorShape)
+        }
+
         while tried.count < maxAttempts && ContinuousClock.now < deadline {
             let selection = SelectionRequest(
                 quotaModel: plan.quotaModel,

@@ -105,7 +105,7 @@ public final class Relay: HTTPHandler {
 
     private func respond(to request: HTTPRequest, route: Route, tally: RequestTally) async -> HTTPResponse {
         let requestID = Self.makeRequestID()
-        let shape = route.errorShape
+        let shape = Route.isOpenAIPath(request.path) ? ErrorShape.openAI : route.errorShape
         switch route {
         case .metrics:
             return self.metricsResponse(request, settings: self.settings, requestID: requestID)
@@ -117,9 +117,8 @@ public final class Relay: HTTPHandler {
         case .keyPage(let asset):
             return KeyPage.response(for: asset, requestID: requestID)
         case .notFound:
-            return APIError.notFound("no such route: \(request.method) \(Self.safePath(request.path))").response(
-                requestID: requestID
-            )
+            return APIError.notFound("no such route: \(request.method) \(Self.safePath(request.path))")
+                .response(requestID: requestID, shape: shape)
         case .methodNotAllowed(let allowed):
             var response = APIError.methodNotAllowed().response(requestID: requestID, shape: shape)
             response.headers.add("Allow", allowed)
@@ -159,13 +158,7 @@ public final class Relay: HTTPHandler {
         case .listModels, .getModel, .generate, .vertex, .openAIChat, .openAIEmbeddings, .openAIModels,
             .openAIPassthrough:
             do {
-                let plan = try ForwardPlan(
-                    route: route,
-                    request: request,
-                    requestID: requestID,
-                    settings: configuration.settings,
-                    scrubber: configuration.scrubber
-                )
+                let plan = try await Self.plan(route, request: request, requestID: requestID, configuration: configuration)
                 tally.model = plan.quotaModel
                 return await self.forwardLogged(
                     plan,
@@ -181,6 +174,36 @@ public final class Relay: HTTPHandler {
         case .health, .livez, .keyPage, .metrics, .notFound, .methodNotAllowed, .admin:
             preconditionFailure("route answered above: \(route)")
         }
+    }
+
+    /// Bodies above this are parsed and translated off Swift's cooperative threads.
+    static let largeBodyBytes = 256 << 10
+
+    /// The request's plan. A large body (a chat with images, say) is parsed and translated on a
+    /// dispatch queue: on the cooperative pool (as many threads as cores) it would stall every
+    /// other request, `/health` included, for as long as it takes.
+    static func plan(
+        _ route: Route,
+        request: HTTPRequest,
+        requestID: String,
+        configuration: RelayConfiguration
+    ) async throws(APIError) -> ForwardPlan {
+        let build = { @Sendable () throws(APIError) -> ForwardPlan in
+            try ForwardPlan(
+                route: route,
+                request: request,
+                requestID: requestID,
+                settings: configuration.settings,
+                scrubber: configuration.scrubber
+            )
+        }
+        guard request.body.count > Self.largeBodyBytes else { return try build() }
+        let result: Result<ForwardPlan, APIError> = await withCheckedContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async {
+                continuation.resume(returning: Result { () throws(APIError) -> ForwardPlan in try build() })
+            }
+        }
+        return try result.get()
     }
 
     /// Refuses a request without a valid client token before its body is read.

@@ -102,6 +102,13 @@ enum Route: Sendable, Equatable {
         return method == "POST" ? .vertex(model: model, method: vertexMethod) : .methodNotAllowed(allowed: "POST")
     }
 
+    /// Paths only OpenAI clients use: even an unknown one there (`/v1/completions`) or a wrong
+    /// method gets an error in OpenAI's shape.
+    static func isOpenAIPath(_ path: String) -> Bool {
+        path.hasPrefix("/openai/") || ["/v1/chat/completions", "/v1/embeddings", "/v1/completions"].contains(path)
+            || path.hasPrefix("/v1/chat/") || path.hasPrefix("/v1/completions/")
+    }
+
     /// How errors on this route are shaped: OpenAI's on the OpenAI routes, Google's elsewhere.
     var errorShape: ErrorShape {
         switch self {

@@ -86,10 +86,12 @@ struct StreamTracker: Sendable {
             return []
         }
         let rest = self.scanner.remainder()
-        guard self.sawFinish else {
+        // An error event already told the client the answer failed; one is enough.
+        guard self.sawFinish || self.sawErrorEvent else {
             return self.errorTrailer(message: "upstream stream ended before the answer was complete")
         }
         guard self.chat != nil else { return rest }
+        guard !self.sawErrorEvent else { return [] }
         return self.chat!.finish().flatMap { $0 }
     }
 

@@ -62,12 +62,13 @@ import Testing
             "tools[0].function.parameters"
         ),
         (
-            "tool schema with $ref",
+            "tool schema with a recursive $ref",
             Self.body(
                 #""tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","#
-                    + ##""properties":{"a":{"$ref":"#/$defs/A"}},"$defs":{"A":{"type":"string"}}}}}]"##
+                    + ##""properties":{"a":{"$ref":"#/$defs/A"}},"##
+                    + ##""$defs":{"A":{"type":"object","properties":{"next":{"$ref":"#/$defs/A"}}}}}}}]"##
             ),
-            "tools[0].function.parameters.properties.a"
+            "tools[0].function.parameters"
         ),
         (
             "tool_choice naming no tool",

@@ -132,4 +132,54 @@ import Upstream
         #expect(unknown.status == 404)
         await harness.shutdown()
     }
+
+    @Test func aBatchLargerThanAWholeWindowIsA400NotAnEndless429() async throws {
+        let harness = try await RelayHarness(
+            keys: testKeys(1, tag: "OW"),
+            environment: ["KEYRELAY_RATE_LIMITS": singleModelTable("text-embedding", rpm: 1, rpd: 100)]
+        )
+        let reply = try await harness.send(
+            "/v1/embeddings",
+            body: #"{"model":"text-embedding-004","input":["a","b"]}"#,
+            token: nil,
+            headers: Self.bearer()
+        )
+        #expect(reply.status == 400)
+        #expect(reply.json?["error"]?["param"]?.stringValue == "input")
+        #expect(try await harness.simulatorRequestsTotal() == 0)
+        await harness.shutdown()
+    }
+
+    @Test func openAIOnlyPathsAnswerInOpenAIsShapeEvenWhenUnknown() async throws {
+        let harness = try await RelayHarness(keys: testKeys(1, tag: "OU"))
+        let unknown = try await harness.send("/v1/completions", body: "{}", token: nil, headers: Self.bearer())
+        #expect(unknown.status == 404)
+        #expect(unknown.json?["error"]?["type"]?.stringValue == "not_found_error")
+        let wrongMethod = try await harness.send("GET", Self.chat, token: nil, headers: Self.bearer())
+        #expect(wrongMethod.status == 405)
+        #expect(wrongMethod.json?["error"]?["type"] != nil)
+        let noTools = try await harness.send(
+            Self.chat,
+            body: #"{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"x"}],"tool_choice":"required"}"#,
+            token: nil,
+            headers: Self.bearer()
+        )
+        #expect(noTools.status == 400)
+        #expect(noTools.json?["error"]?["param"]?.stringValue == "tool_choice")
+        await harness.shutdown()
+    }
+
+    @Test func aStreamErrorIsReportedOnceAndTheStreamEnds() async throws {
+        let harness = try await RelayHarness(keys: testKeys(1, tag: "OE"))
+        let reply = try await harness.send(
+            Self.chat,
+            body: #"{"model":"gemini-2.5-flash","stream":true,"messages":[{"role":"user","content":"[[stream-error]]"}]}"#,
+            token: nil,
+            headers: Self.bearer()
+        )
+        let frames = reply.text.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+        #expect(frames.filter { $0.hasPrefix("data: {\"error\"") }.count == 1)
+        #expect(frames.last?.hasPrefix("data: {\"error\"") == true)
+        await harness.shutdown()
+    }
 }

@@ -80,6 +80,12 @@ public struct ChatRequest: Sendable, Hashable {
             gemini.append(("systemInstruction", ["parts": .array(messages.systemParts)]))
         }
         gemini.append(("contents", .array(messages.contents)))
+        if declarations.isEmpty, let choice = document.present("tool_choice") {
+            // OpenAI refuses a tool choice with no tools, except "none"; so does the relay.
+            guard choice.stringValue == "none" || choice.stringValue == "auto" else {
+                throw .invalidRequest("'tool_choice' needs 'tools' to choose from", param: "tool_choice")
+            }
+        }
         if !declarations.isEmpty {
             gemini.append(("tools", [["functionDeclarations": .array(declarations)]]))
             let names = declarations.compactMap { $0["name"]?.stringValue }

@@ -51,7 +51,8 @@ enum ChatToolTranslator {
                 declaration.append(("description", description))
             }
             if let parameters = function.present("parameters") {
-                let schema = try Self.cleanSchema(parameters, param: "\(param).function.parameters")
+                let inlined = try JSONSchemaReferences.inline(parameters, param: "\(param).function.parameters")
+                let schema = try Self.cleanSchema(inlined, param: "\(param).function.parameters")
                 // Gemini refuses an OBJECT schema without properties ("should be non-empty for OBJECT
                 // type"); a function without parameters is simply declared without them.
                 if schema["type"]?.stringValue != "object" || schema["properties"]?.objectMembers?.isEmpty == false {
@@ -141,13 +142,50 @@ enum ChatToolTranslator {
                 cleaned.append(("anyOf", .array(out)))
             case "const" where schema["enum"] == nil:
                 cleaned.append(("enum", [value]))
+            case "allOf":
+                // Gemini has no allOf; the members of its schemas are merged into this one.
+                for (offset, part) in (value.arrayValue ?? []).enumerated() {
+                    let partClean = try Self.cleanSchema(part, param: "\(param).allOf[\(offset)]")
+                    for (partKey, partValue) in partClean.objectMembers ?? [] where !cleaned.contains(where: { $0.0 == partKey }) {
+                        cleaned.append((partKey, partValue))
+                    }
+                }
             case _ where Self.keptKeywords.contains(key):
                 cleaned.append((key, value))
             default:
                 continue
             }
         }
-        return .object(cleaned)
+        return .object(Self.geminiCompatible(cleaned))
+    }
+
+    /// What Gemini refuses even among the kept keywords: enums of anything but strings (their
+    /// values become strings and the type `string`), and `format`s other than those it knows
+    /// (`enum` and `date-time` for strings, `int32`/`int64`/`float`/`double` for numbers).
+    static func geminiCompatible(_ members: [(String, JSONValue)]) -> [(String, JSONValue)] {
+        var out = members
+        if let index = out.firstIndex(where: { $0.0 == "enum" }), let values = out[index].1.arrayValue {
+            out[index].1 = .array(values.compactMap { value in
+                switch value {
+                case .string: value
+                case .number(let text): .string(text)
+                case .bool(let flag): .string(flag ? "true" : "false")
+                default: nil
+                }
+            })
+            if let typeIndex = out.firstIndex(where: { $0.0 == "type" }) {
+                out[typeIndex].1 = "string"
+            } else {
+                out.insert(("type", "string"), at: 0)
+            }
+        }
+        let type = out.first { $0.0 == "type" }?.1.stringValue?.lowercased()
+        if let index = out.firstIndex(where: { $0.0 == "format" }) {
+            let format = out[index].1.stringValue ?? ""
+            let known: Set<String> = type == "string" ? ["enum", "date-time"] : ["int32", "int64", "float", "double"]
+            if !known.contains(format) { out.remove(at: index) }
+        }
+        return out
     }
 
     /// Gemini's single `type` for a JSON Schema `type`, which may be a list including "null".
