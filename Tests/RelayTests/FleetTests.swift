@@ -158,4 +158,19 @@ import Testing
         #expect(fleet.logs.captured.contains { $0.contains("stored setting refused") && $0.contains("allowed_tokens") })
         await fleet.shutdown()
     }
+
+    @Test func anAdminSettingsChangeReachesEveryInstanceAndARefusedOneNone() async throws {
+        let fleet = try await FleetHarness(instances: 3, keys: testKeys(1, tag: "AP"))
+        let good = try await fleet.admin("PUT", on: 1, "/admin/settings", body: #"{"max_retries": 6}"#)
+        #expect(good.status == 200)
+        let took = await fleet.waitOnEveryInstance { $0.settings.pool.maxRetries == 6 }
+        #expect(took.allSatisfy { $0 != nil && $0! < .seconds(1) })
+
+        let bad = try await fleet.admin("PUT", on: 2, "/admin/settings", body: #"{"max_retries": 2, "max_failures": -1}"#)
+        #expect(bad.status == 400)
+        #expect(bad.json?["error"]?["message"]?.stringValue?.contains("setting 'max_failures'") == true)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(fleet.relays.allSatisfy { $0.settings.pool.maxRetries == 6 && $0.settings.pool.maxFailures == 3 })
+        await fleet.shutdown()
+    }
 }
