@@ -65,7 +65,7 @@ import Testing
                 == (try json(
                     """
                     {"index":0,"message":{"role":"assistant","content":null,"refusal":null,"tool_calls":[
-                      {"id":"call_0_0","type":"function",
+                      {"id":"call_1_0_0","type":"function",
                        "function":{"name":"get_weather","arguments":"{\\"city\\":\\"Paris\\"}"},
                        "extra_content":{"google":{"thought_signature":"c2ln"}}},
                       {"id":"abc","type":"function",

@@ -74,9 +74,9 @@ import Testing
             delta["tool_calls"]
                 == (try json(
                     """
-                    [{"index":0,"id":"call_0_0","type":"function",
+                    [{"index":0,"id":"call_9_0_0","type":"function",
                       "function":{"name":"get_weather","arguments":"{\\"city\\":\\"Paris\\"}"}},
-                     {"index":1,"id":"call_0_1","type":"function","function":{"name":"get_time","arguments":"{}"}}]
+                     {"index":1,"id":"call_9_0_1","type":"function","function":{"name":"get_time","arguments":"{}"}}]
                     """
                 ))
         )

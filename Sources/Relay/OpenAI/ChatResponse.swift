@@ -15,7 +15,7 @@ public enum ChatResponse {
         let candidates = gemini["candidates"]?.arrayValue ?? []
         var choices: [JSONValue] = []
         for (position, candidate) in candidates.enumerated() {
-            choices.append(Self.choice(GeminiCandidate(candidate, position: position)))
+            choices.append(Self.choice(GeminiCandidate(candidate, position: position), id: id))
         }
         if choices.isEmpty {
             let refusal =
@@ -36,9 +36,9 @@ public enum ChatResponse {
         ]
     }
 
-    private static func choice(_ candidate: GeminiCandidate) -> JSONValue {
+    private static func choice(_ candidate: GeminiCandidate, id: String) -> JSONValue {
         let toolCalls = candidate.calls.enumerated().map { number, call in
-            JSONValue.object(GeminiCandidate.toolCall(call, choice: candidate.index, number: number))
+            JSONValue.object(GeminiCandidate.toolCall(call, choice: candidate.index, number: number, completionID: id))
         }
         let reason = candidate.finishReason ?? "FINISH_REASON_UNSPECIFIED"
         if candidate.text.isEmpty && toolCalls.isEmpty {

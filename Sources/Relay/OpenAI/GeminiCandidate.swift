@@ -70,11 +70,13 @@ struct GeminiCandidate {
         return text
     }
 
-    /// An OpenAI `tool_calls` entry. `number` counts the choice's calls from 0 and names the
-    /// call when Gemini gave it no id.
-    static func toolCall(_ call: FunctionCall, choice: Int, number: Int) -> [(String, JSONValue)] {
+    /// An OpenAI `tool_calls` entry. When Gemini gave the call no id it is named after the
+    /// completion (`completionID`, unique per request), the choice and `number` (the choice's
+    /// calls counted from 0), so ids never repeat across the turns of a conversation.
+    static func toolCall(_ call: FunctionCall, choice: Int, number: Int, completionID: String) -> [(String, JSONValue)] {
+        let scope = completionID.hasPrefix("chatcmpl-") ? String(completionID.dropFirst("chatcmpl-".count)) : completionID
         var entry: [(String, JSONValue)] = [
-            ("id", .string(call.id ?? "call_\(choice)_\(number)")),
+            ("id", .string(call.id ?? "call_\(scope)_\(choice)_\(number)")),
             ("type", "function"),
             ("function", ["name": .string(call.name), "arguments": .string(call.args.serialized)]),
         ]
