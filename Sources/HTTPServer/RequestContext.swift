@@ -164,7 +164,12 @@ final class RequestContext: Sendable {
     /// The request without its body, for `respondBeforeBody`.
     private func head(_ state: State) -> HTTPRequest {
         let target = RequestTarget(self.target)
-        return HTTPRequest(method: state.method, path: target.path, query: target.query, headers: HTTPHeaders(state.headers))
+        return HTTPRequest(
+            method: state.method,
+            path: target.path,
+            query: target.query,
+            headers: HTTPHeaders(state.headers)
+        )
     }
 
     private func makeRequest(_ state: inout State) -> HTTPRequest {

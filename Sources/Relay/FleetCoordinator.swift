@@ -126,7 +126,7 @@ final class FleetCoordinator: Sendable {
             if Task.isCancelled { return }
             do {
                 try await self.store.heartbeat(instanceID: self.instanceID)
-            } catch where error.code == .notFound {
+            } catch  where error.code == .notFound {
                 // A reset removed the row as stale (a long outage): register again.
                 try? await self.store.registerInstance(
                     id: self.instanceID,

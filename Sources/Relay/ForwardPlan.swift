@@ -191,7 +191,8 @@ struct ForwardPlan: Sendable {
     static func forwardedQuery(_ query: [(name: String, value: String)]) -> String {
         let kept = query.filter { !Self.strippedQueryParameters.contains($0.name) }
         guard !kept.isEmpty else { return "" }
-        return "?" + kept.map { "\(Self.percentEncoded($0.name))=\(Self.percentEncoded($0.value))" }.joined(separator: "&")
+        return "?"
+            + kept.map { "\(Self.percentEncoded($0.name))=\(Self.percentEncoded($0.value))" }.joined(separator: "&")
     }
 
     static func percentEncoded(_ text: String) -> String {

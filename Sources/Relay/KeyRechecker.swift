@@ -52,7 +52,10 @@ extension Relay {
                 method: "POST",
                 url: "\(base)/\(path)/\(model):generateContent",
                 headers: [("Content-Type", "application/json"), ("x-goog-api-key", key.secret.revealedForUpstream)],
-                body: Array(#"{"contents":[{"role":"user","parts":[{"text":"ping"}]}],"generationConfig":{"maxOutputTokens":1}}"#.utf8),
+                body: Array(
+                    #"{"contents":[{"role":"user","parts":[{"text":"ping"}]}],"generationConfig":{"maxOutputTokens":1}}"#
+                        .utf8
+                ),
                 connectTimeout: settings.upstream.connectTimeout,
                 firstByteTimeout: settings.upstream.firstByteTimeout,
                 idleTimeout: settings.upstream.idleTimeout
@@ -66,8 +69,13 @@ extension Relay {
                 continue
             }
             guard status == 200 else {
-                self.logger.debug("inactive key still failing", ["key.fingerprint": key.fingerprint.description,
-                                                                 "upstream.status": "\(status)"])
+                self.logger.debug(
+                    "inactive key still failing",
+                    [
+                        "key.fingerprint": key.fingerprint.description,
+                        "upstream.status": "\(status)",
+                    ]
+                )
                 continue
             }
             do {

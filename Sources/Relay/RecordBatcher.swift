@@ -74,8 +74,13 @@ final class RecordBatcher: Sendable {
                 state.pending.removeFirst(excess)
                 return excess
             }
-            self.logger.error("usage records not written", ["error": "\(error)", "records": "\(batch.count)",
-                                                             "records.dropped": "\(dropped)"])
+            self.logger.error(
+                "usage records not written",
+                [
+                    "error": "\(error)", "records": "\(batch.count)",
+                    "records.dropped": "\(dropped)",
+                ]
+            )
         }
     }
 

@@ -36,7 +36,7 @@ extension Relay {
             do {
                 try await self.store.reactivate(keyID: id)
                 try await self.reloadKeys()
-            } catch where error.code == .notFound {
+            } catch  where error.code == .notFound {
                 return APIError.notFound("no key with id \(id)").response(requestID: requestID)
             } catch {
                 self.logger.error("key not reactivated", ["error": "\(error)"])
@@ -54,7 +54,8 @@ extension Relay {
                 switch name {
                 case "api_keys": (name, shown(inUse.filter { $0.kind == .gemini && !$0.isPaid }))
                 case "vertex_api_keys": (name, shown(inUse.filter { $0.kind == .vertex }))
-                case "paid_key": (name, inUse.first(where: \.isPaid).map { .string($0.fingerprint.description) } ?? .null)
+                case "paid_key":
+                    (name, inUse.first(where: \.isPaid).map { .string($0.fingerprint.description) } ?? .null)
                 default: (name, value)
                 }
             }

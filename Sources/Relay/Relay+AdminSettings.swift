@@ -6,7 +6,9 @@ import Storage
 extension Relay {
     /// Settings a reset keeps: who may call (resetting tokens would lock every client and the
     /// operator out) and where traffic goes (an operator's upstream or proxy origin).
-    static let settingsKeptByReset: Set<String> = ["allowed_tokens", "admin_token", "upstream_base_url", "vertex_base_url"]
+    static let settingsKeptByReset: Set<String> = [
+        "allowed_tokens", "admin_token", "upstream_base_url", "vertex_base_url",
+    ]
 
     /// `PUT /admin/settings` with `{"name": value, …}`: every value is checked against the settings
     /// in force before anything is written; one bad value refuses the whole change.

@@ -24,7 +24,10 @@ extension Relay {
                 JSONValue.object([("model", .string(row.id.model)), ("until", Self.timestamp(row.exhaustedUntil))])
             }
             keys.append(
-                Self.keyJSON(key).setting("state", to: .string(state)).setting("exhausted_models", to: .array(exhaustedModels))
+                Self.keyJSON(key).setting("state", to: .string(state)).setting(
+                    "exhausted_models",
+                    to: .array(exhaustedModels)
+                )
             )
         }
         let body: JSONValue = [
@@ -75,13 +78,18 @@ extension Relay {
                     "last_used": Self.timestamp(row.lastUsed),
                 ])
             }
-            models.append((model, [
-                "keys": .array(entries),
-                "available": JSONValue(counts["available"] ?? 0),
-                "full": JSONValue(counts["full"] ?? 0),
-                "exhausted": JSONValue(counts["exhausted"] ?? 0),
-                "inactive": JSONValue(counts["inactive"] ?? 0),
-            ]))
+            models.append(
+                (
+                    model,
+                    [
+                        "keys": .array(entries),
+                        "available": JSONValue(counts["available"] ?? 0),
+                        "full": JSONValue(counts["full"] ?? 0),
+                        "exhausted": JSONValue(counts["exhausted"] ?? 0),
+                        "inactive": JSONValue(counts["inactive"] ?? 0),
+                    ]
+                )
+            )
         }
         let body: JSONValue = [
             "now": Self.timestamp(now),

@@ -69,7 +69,12 @@ extension Relay {
             self.metrics.attemptEnded(.success)
             await self.ledger.recordSuccess(key.id)
             logger.debug("upstream answered", ["upstream.status": "200"])
-            var answer = self.clientResponse(status: 200, upstreamHeaders: response.headers, body: body, requestID: requestID)
+            var answer = self.clientResponse(
+                status: 200,
+                upstreamHeaders: response.headers,
+                body: body,
+                requestID: requestID
+            )
             if let adapted = plan.adapter.adapt(document) {
                 answer.body = .bytes(adapted.serializedBytes)
                 answer.headers.set("Content-Type", "application/json")

@@ -33,7 +33,9 @@ extension Relay {
                     if let reservation { self.ledger.record(reservation, tokens: nil, outcome: .error) }
                     self.metrics.attemptEnded(.transport)
                     await self.ledger.noteError(key.id, error: "stream ended before its first event")
-                    let apiError = APIError.upstreamUnreachable(UpstreamErrorSummary(description: "stream ended early", isTimeout: false))
+                    let apiError = APIError.upstreamUnreachable(
+                        UpstreamErrorSummary(description: "stream ended early", isTimeout: false)
+                    )
                     return .retry(FailedAttempt(status: 502, body: apiError.body, retryAt: nil), backoff: true)
                 }
                 first += ending
@@ -128,7 +130,8 @@ extension Relay {
             response.cancel()
         }
 
-        let failed = upstreamError != nil || tracker.sawErrorEvent || tracker.arrayHeldError
+        let failed =
+            upstreamError != nil || tracker.sawErrorEvent || tracker.arrayHeldError
             || (!clientGone && !tracker.sawFinish)
         if let reservation {
             self.ledger.record(reservation, tokens: tracker.usage, outcome: failed ? .error : .success)

@@ -158,7 +158,12 @@ public final class Relay: HTTPHandler {
         case .listModels, .getModel, .generate, .vertex, .openAIChat, .openAIEmbeddings, .openAIModels,
             .openAIPassthrough:
             do {
-                let plan = try await Self.plan(route, request: request, requestID: requestID, configuration: configuration)
+                let plan = try await Self.plan(
+                    route,
+                    request: request,
+                    requestID: requestID,
+                    configuration: configuration
+                )
                 tally.model = plan.quotaModel
                 return await self.forwardLogged(
                     plan,

@@ -97,7 +97,7 @@ final class RequestLogWriter: Sendable {
         guard !batch.isEmpty else { return }
         do {
             try await store.appendRequestLog(batch)
-        } catch where error.code == .conflict {
+        } catch  where error.code == .conflict {
             // A row the table refuses (a key deleted behind the relay's back) would refuse the
             // batch forever: drop it rather than block the log.
             self.logger.error("request log rows refused", ["error": "\(error)", "rows": "\(batch.count)"])

@@ -85,7 +85,8 @@ enum Route: Sendable, Equatable {
         let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst(2).map(String.init)
         let target: String
         switch segments.count {
-        case 5 where ["v1", "v1beta1"].contains(segments[0]) && segments[1] == "publishers" && segments[2] == "google"
+        case 5
+        where ["v1", "v1beta1"].contains(segments[0]) && segments[1] == "publishers" && segments[2] == "google"
             && segments[3] == "models":
             target = segments[4]
         case 3 where segments[0] == "v1beta" && segments[1] == "models":
@@ -176,4 +177,3 @@ enum ErrorShape: Sendable, Equatable {
     /// `{"error":{"message","type","code"}}` — OpenAI routes.
     case openAI
 }
-

@@ -28,8 +28,10 @@ struct StreamTracker: Sendable {
     /// Whether an event said the answer is complete (`finishReason`, a blocked prompt's
     /// `blockReason`, or OpenAI's `finish_reason`); a stream that ends without one was cut short.
     private(set) var sawFinish = false
-    private static let finishMarkers = ["\"finishReason\"", "\"blockReason\"", "\"finish_reason\":\"", "\"finish_reason\": \""]
-        .map { Array($0.utf8) }
+    private static let finishMarkers = [
+        "\"finishReason\"", "\"blockReason\"", "\"finish_reason\":\"", "\"finish_reason\": \"",
+    ]
+    .map { Array($0.utf8) }
 
     init(plan: ForwardPlan) {
         self.isSSE = plan.isSSE
@@ -81,7 +83,8 @@ struct StreamTracker: Sendable {
     /// client's SDK raises rather than taking a truncated answer as whole.
     mutating func finish() -> [UInt8] {
         if !self.isSSE {
-            self.sawFinish = self.collected.contains(bytes: Self.finishMarkers[0])
+            self.sawFinish =
+                self.collected.contains(bytes: Self.finishMarkers[0])
                 || self.collected.contains(bytes: Self.finishMarkers[1]) || self.collectedOverflow
             return []
         }
@@ -101,13 +104,16 @@ struct StreamTracker: Sendable {
             guard let payload = self.lastUsagePayload, let document = try? JSONValue.parse(payload) else { return nil }
             return self.reportsOpenAIUsage ? Relay.openAIUsage(document) : TokenUsage.from(response: document)
         }
-        guard !self.collectedOverflow, let items = (try? JSONValue.parse(self.collected))?.arrayValue else { return nil }
+        guard !self.collectedOverflow, let items = (try? JSONValue.parse(self.collected))?.arrayValue else {
+            return nil
+        }
         return items.reversed().lazy.compactMap(TokenUsage.from(response:)).first
     }
 
     /// Whether a streamed JSON array held an error element (checked at the end).
     var arrayHeldError: Bool {
-        guard !self.isSSE, !self.collectedOverflow, let items = (try? JSONValue.parse(self.collected))?.arrayValue else {
+        guard !self.isSSE, !self.collectedOverflow, let items = (try? JSONValue.parse(self.collected))?.arrayValue
+        else {
             return false
         }
         return items.contains { $0["error"] != nil }
@@ -127,7 +133,8 @@ struct StreamTracker: Sendable {
             return Array("data: ".utf8) + googleError + Array("\r\n\r\n".utf8)
         case .openAI:
             let status = (try? JSONValue.parse(googleError))?["error"]?["code"]?.intValue ?? 502
-            return Array("data: ".utf8) + OpenAIError.fromGoogle(status: status, body: googleError).body + Array("\n\n".utf8)
+            return Array("data: ".utf8) + OpenAIError.fromGoogle(status: status, body: googleError).body
+                + Array("\n\n".utf8)
         }
     }
 

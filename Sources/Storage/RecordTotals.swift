@@ -23,7 +23,8 @@ struct RecordTotals: Sendable, Hashable {
         for record in records {
             let reservation = record.reservation
             let day = calendar.dayLabel(of: reservation.dayStart)
-            let key = "\(reservation.row.keyID)|\(reservation.row.model)|\(reservation.minuteStart.timeIntervalSince1970)|\(day)"
+            let key =
+                "\(reservation.row.keyID)|\(reservation.row.model)|\(reservation.minuteStart.timeIntervalSince1970)|\(day)"
             let position: Int
             if let known = index[key] {
                 position = known
@@ -39,7 +40,9 @@ struct RecordTotals: Sendable, Hashable {
             totals[position].rateLimited += record.outcome == .rateLimited ? 1 : 0
         }
         return totals.sorted { lhs, rhs in
-            (lhs.row.keyID, lhs.row.model, lhs.minuteStart, lhs.day) < (rhs.row.keyID, rhs.row.model, rhs.minuteStart, rhs.day)
+            (lhs.row.keyID, lhs.row.model, lhs.minuteStart, lhs.day) < (
+                rhs.row.keyID, rhs.row.model, rhs.minuteStart, rhs.day
+            )
         }
     }
 }

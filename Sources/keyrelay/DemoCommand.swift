@@ -17,7 +17,8 @@ enum DemoCommand {
         var generator = SystemRandomNumberGenerator()
         // Random hex, so each demo key has its own fingerprint in the logs.
         let keys = (1...3).map { _ in
-            "AIzaDEMO" + [generator.next() as UInt64, generator.next() as UInt64]
+            "AIzaDEMO"
+                + [generator.next() as UInt64, generator.next() as UInt64]
                 .map { String($0, radix: 16).leftPadded(to: 16) }.joined()
         }
         environment["KEYRELAY_API_KEYS"] = keys.joined(separator: ",")

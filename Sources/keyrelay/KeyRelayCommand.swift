@@ -29,7 +29,9 @@ enum KeyRelayCommand {
         let rest = Array(arguments.dropFirst())
         // `simulate` has its own help; every other command takes the settings as options.
         if command != "simulate" && (rest.contains("--help") || rest.contains("-h")) {
-            print(usage + "\noptions: --config FILE, and any setting as --name value (see the README's settings table)\n")
+            print(
+                usage + "\noptions: --config FILE, and any setting as --name value (see the README's settings table)\n"
+            )
             return 0
         }
         switch command {

@@ -8,7 +8,8 @@ import Testing
     @Test func everyRouteNeedsTheAdminTokenAndARefusedCallChangesNothing() async throws {
         let harness = try await RelayHarness(keys: testKeys(1, tag: "AA"))
         let routes: [(String, String, String)] = [
-            ("GET", "/admin/keys", ""), ("POST", "/admin/keys", #"{"keys":["AIzaSyNEWKEY00000000000000000000000001"]}"#),
+            ("GET", "/admin/keys", ""),
+            ("POST", "/admin/keys", #"{"keys":["AIzaSyNEWKEY00000000000000000000000001"]}"#),
             ("DELETE", "/admin/keys/1", ""), ("POST", "/admin/keys/1/reactivate", ""),
             ("GET", "/admin/keys/1/usage", ""), ("GET", "/admin/state", ""), ("GET", "/admin/settings", ""),
             ("PUT", "/admin/settings", #"{"max_retries": 9}"#), ("POST", "/admin/settings/reset", ""),
@@ -62,7 +63,11 @@ import Testing
 
     @Test func aValidSettingsChangeIsInForceAndAnInvalidOneChangesNothing() async throws {
         let harness = try await RelayHarness(keys: testKeys(1, tag: "AS"))
-        let good = try await harness.admin("PUT", "/admin/settings", body: #"{"max_retries": 5, "exhausted_policy": "reject"}"#)
+        let good = try await harness.admin(
+            "PUT",
+            "/admin/settings",
+            body: #"{"max_retries": 5, "exhausted_policy": "reject"}"#
+        )
         #expect(good.status == 200)
         #expect(harness.relay.settings.pool.maxRetries == 5)
         #expect(harness.relay.settings.pool.exhaustedPolicy == .reject)
@@ -127,8 +132,11 @@ import Testing
         ] {
             texts.append(try await harness.admin(method, path, body: body).text)
         }
-        let secrets = keys + ["AIzaSyADDED0000000000000000000000000001", RelayHarness.token, RelayHarness.adminToken,
-                              "a-brand-new-client-token"]
+        let secrets =
+            keys + [
+                "AIzaSyADDED0000000000000000000000000001", RelayHarness.token, RelayHarness.adminToken,
+                "a-brand-new-client-token",
+            ]
         for secret in secrets {
             for text in texts { #expect(!text.contains(secret)) }
             for line in harness.logs.captured { #expect(!line.contains(secret)) }

@@ -137,8 +137,14 @@ final class FleetHarness: Sendable {
         )
     }
 
-    func admin(_ method: String, on instance: Int, _ path: String, body: String = "") async throws -> RelayHarness.Reply {
-        try await self.request(method, self.url(instance) + path, body: body, headers: [("Authorization", "Bearer \(Self.adminToken)")])
+    func admin(_ method: String, on instance: Int, _ path: String, body: String = "") async throws -> RelayHarness.Reply
+    {
+        try await self.request(
+            method,
+            self.url(instance) + path,
+            body: body,
+            headers: [("Authorization", "Bearer \(Self.adminToken)")]
+        )
     }
 
     /// Polls until `condition` holds for every instance; returns how long each took.

@@ -51,7 +51,9 @@ import Testing
         try await fleet.database.sql("UPDATE settings SET value = '\"sometimes\"' WHERE name = 'exhausted_policy'")
         try await Task.sleep(for: .milliseconds(300))
         #expect(fleet.relays.allSatisfy { $0.settings.pool.exhaustedPolicy == .cycle })
-        #expect(fleet.logs.captured.contains { $0.contains("stored setting refused") && $0.contains("exhausted_policy") })
+        #expect(
+            fleet.logs.captured.contains { $0.contains("stored setting refused") && $0.contains("exhausted_policy") }
+        )
         await fleet.shutdown()
     }
 
@@ -85,9 +87,11 @@ import Testing
             environments: [["KEYRELAY_MAX_RETRIES": "2"], ["KEYRELAY_MAX_RETRIES": "5"]]
         )
         #expect(fleet.relays.map(\.settings.pool.maxRetries) == [2, 2])
-        #expect(fleet.logs.captured.contains {
-            $0.contains("local setting differs from the fleet's") && $0.contains("setting=max_retries")
-        })
+        #expect(
+            fleet.logs.captured.contains {
+                $0.contains("local setting differs from the fleet's") && $0.contains("setting=max_retries")
+            }
+        )
         let stored = try await fleet.database.sql("SELECT value FROM settings WHERE name = 'max_retries'")
         #expect(stored.first?["value"].string == "2")
         await fleet.shutdown()
@@ -99,7 +103,9 @@ import Testing
         let noToken = try await fleet.request("GET", fleet.url(0) + "/admin/keys")
         #expect(noToken.status == 401)
         let clientToken = try await fleet.request(
-            "GET", fleet.url(0) + "/admin/keys", headers: [("Authorization", "Bearer \(FleetHarness.token)")]
+            "GET",
+            fleet.url(0) + "/admin/keys",
+            headers: [("Authorization", "Bearer \(FleetHarness.token)")]
         )
         #expect(clientToken.status == 401)
         let listed = try await fleet.admin("GET", on: 0, "/admin/keys")
@@ -166,7 +172,12 @@ import Testing
         let took = await fleet.waitOnEveryInstance { $0.settings.pool.maxRetries == 6 }
         #expect(took.allSatisfy { $0 != nil && $0! < .seconds(1) })
 
-        let bad = try await fleet.admin("PUT", on: 2, "/admin/settings", body: #"{"max_retries": 2, "max_failures": -1}"#)
+        let bad = try await fleet.admin(
+            "PUT",
+            on: 2,
+            "/admin/settings",
+            body: #"{"max_retries": 2, "max_failures": -1}"#
+        )
         #expect(bad.status == 400)
         #expect(bad.json?["error"]?["message"]?.stringValue?.contains("setting 'max_failures'") == true)
         try await Task.sleep(for: .milliseconds(300))

@@ -14,13 +14,17 @@ import Upstream
 
     @Test func badInputGetsAnOpenAIShaped400AndReservesNothing() async throws {
         let harness = try await RelayHarness(keys: testKeys(1, tag: "OB"))
-        let tenThousand = "[" + Array(repeating: #"{"role":"user","content":"x"}"#, count: 10_000).joined(separator: ",") + "]"
+        let tenThousand =
+            "[" + Array(repeating: #"{"role":"user","content":"x"}"#, count: 10_000).joined(separator: ",") + "]"
         let cases: [(String, String)] = [
             ("not JSON", "{"),
             ("messages missing", #"{"model":"gemini-2.5-flash"}"#),
             ("messages of a wrong type", #"{"model":"gemini-2.5-flash","messages":"hello"}"#),
             ("unknown role", #"{"model":"gemini-2.5-flash","messages":[{"role":"wizard","content":"x"}]}"#),
-            ("temperature of a wrong type", #"{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"x"}],"temperature":"hot"}"#),
+            (
+                "temperature of a wrong type",
+                #"{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"x"}],"temperature":"hot"}"#
+            ),
             ("10,000 messages", #"{"model":"gemini-2.5-flash","messages":\#(tenThousand)}"#),
             (
                 "invalid image data",
@@ -57,7 +61,9 @@ import Upstream
     @Test func theRelaysOwn429IsOpenAIShapedWithRetryAfter() async throws {
         let harness = try await RelayHarness(
             keys: testKeys(1, tag: "OL"),
-            environment: ["KEYRELAY_RATE_LIMITS": singleModelTable(rpm: 1, rpd: 100), "KEYRELAY_EXHAUSTED_POLICY": "reject"]
+            environment: [
+                "KEYRELAY_RATE_LIMITS": singleModelTable(rpm: 1, rpd: 100), "KEYRELAY_EXHAUSTED_POLICY": "reject",
+            ]
         )
         _ = try await RelayHarness.startOfUsableMinute(needing: 5)
         let body = #"{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"x"}]}"#
@@ -79,7 +85,10 @@ import Upstream
         let events = reply.text.components(separatedBy: "\r\n\r\n").filter { !$0.isEmpty }
         #expect(events.count >= 2)
         for event in events {
-            let json = try #require(try? JSONValue.parse(String(event.dropFirst("data: ".count))), "event parses: \(event)")
+            let json = try #require(
+                try? JSONValue.parse(String(event.dropFirst("data: ".count))),
+                "event parses: \(event)"
+            )
             #expect(json["candidates"] != nil)
         }
         await harness.shutdown()
@@ -89,7 +98,8 @@ import Upstream
         let harness = try await RelayHarness(keys: testKeys(1, tag: "OD"))
         let openAI = try await harness.send(
             Self.chat,
-            body: #"{"model":"gemini-2.5-flash","stream":true,"messages":[{"role":"user","content":"[[stream-drop]]"}]}"#,
+            body:
+                #"{"model":"gemini-2.5-flash","stream":true,"messages":[{"role":"user","content":"[[stream-drop]]"}]}"#,
             token: nil,
             headers: Self.bearer()
         )
@@ -128,7 +138,10 @@ import Upstream
             .compactMap { $0["models"]?["gemini-2.5-flash"]?["admitted"]?.intValue }.reduce(0, +)
         #expect(vertexAdmitted == 3)
         #expect(try await harness.admitted() == [0], "the Gemini key was not used")
-        let unknown = try await harness.send("/vertex-express/v1beta1/publishers/google/models/gemini-2.5-flash:embedContent", body: body)
+        let unknown = try await harness.send(
+            "/vertex-express/v1beta1/publishers/google/models/gemini-2.5-flash:embedContent",
+            body: body
+        )
         #expect(unknown.status == 404)
         await harness.shutdown()
     }
@@ -173,7 +186,8 @@ import Upstream
         let harness = try await RelayHarness(keys: testKeys(1, tag: "OE"))
         let reply = try await harness.send(
             Self.chat,
-            body: #"{"model":"gemini-2.5-flash","stream":true,"messages":[{"role":"user","content":"[[stream-error]]"}]}"#,
+            body:
+                #"{"model":"gemini-2.5-flash","stream":true,"messages":[{"role":"user","content":"[[stream-error]]"}]}"#,
             token: nil,
             headers: Self.bearer()
         )

@@ -6,10 +6,13 @@ import Testing
 /// Tool schemas as SDK helpers and MCP servers write them, made acceptable to Gemini.
 @Suite struct OpenAIToolSchemaTests {
     static func translatedParameters(_ parameters: String) throws -> JSONValue {
-        let body = #"{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"x"}],"#
+        let body =
+            #"{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"x"}],"#
             + #""tools":[{"type":"function","function":{"name":"f","parameters":\#(parameters)}}]}"#
         let request = try ChatRequest.translate(Array(body.utf8))
-        return try #require(request.gemini["tools"]?.arrayValue?.first?["functionDeclarations"]?.arrayValue?.first?["parameters"])
+        return try #require(
+            request.gemini["tools"]?.arrayValue?.first?["functionDeclarations"]?.arrayValue?.first?["parameters"]
+        )
     }
 
     @Test func localReferencesAreInlined() throws {
@@ -19,7 +22,9 @@ import Testing
                 + ##""$defs":{"Color":{"type":"string","enum":["red","blue"]},"##
                 + ##""Pet":{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}}}"##
         )
-        #expect(schema["properties"]?["color"] == ["type": "string", "enum": ["red", "blue"], "description": "pick one"])
+        #expect(
+            schema["properties"]?["color"] == ["type": "string", "enum": ["red", "blue"], "description": "pick one"]
+        )
         #expect(schema["properties"]?["pet"]?["properties"]?["name"] == ["type": "string"])
         #expect(schema["$defs"] == nil)
     }

@@ -164,7 +164,9 @@ final class RelayHarness: Sendable {
     }
 
     /// An admin API call with the admin token.
-    func admin(_ method: String, _ path: String, body: String = "", token: String? = RelayHarness.adminToken) async throws -> Reply {
+    func admin(_ method: String, _ path: String, body: String = "", token: String? = RelayHarness.adminToken)
+        async throws -> Reply
+    {
         let headers = token.map { [("Authorization", "Bearer \($0)")] } ?? []
         return try await self.request(method, self.relayURL + path, body: Array(body.utf8), headers: headers)
     }

@@ -21,14 +21,16 @@ import Testing
         return try await harness.store.database.perform("test") { connection throws(StoreError) in
             try connection.query("SELECT * FROM request_log ORDER BY id")
         }.map { row in
-            Row(columns: row.columns.mapValues { value -> String? in
-                switch value {
-                case .null: nil
-                case .integer(let number): String(number)
-                case .real(let number): String(number)
-                case .text(let text): text
+            Row(
+                columns: row.columns.mapValues { value -> String? in
+                    switch value {
+                    case .null: nil
+                    case .integer(let number): String(number)
+                    case .real(let number): String(number)
+                    case .text(let text): text
+                    }
                 }
-            })
+            )
         }
     }
 
@@ -117,11 +119,17 @@ import Testing
         let now = Date()
         try await harness.store.appendRequestLog([
             RequestLogEntry(
-                at: now.addingTimeInterval(-8 * 86_400), requestID: "old", route: "x", status: 200,
+                at: now.addingTimeInterval(-8 * 86_400),
+                requestID: "old",
+                route: "x",
+                status: 200,
                 latencyMilliseconds: 1
             ),
             RequestLogEntry(
-                at: now.addingTimeInterval(-6 * 86_400), requestID: "kept", route: "x", status: 200,
+                at: now.addingTimeInterval(-6 * 86_400),
+                requestID: "kept",
+                route: "x",
+                status: 200,
                 latencyMilliseconds: 1
             ),
         ])

@@ -155,13 +155,16 @@ import Testing
         }
     }
 
-    @Test("config values of the wrong JSON type are refused", arguments: [
-        (#"{"api_keys": 5}"#, "setting 'api_keys' must be a string or a list of strings"),
-        (#"{"allowed_tokens": {"a": "b"}}"#, "setting 'allowed_tokens' must be a string, a number or a boolean"),
-        (#"{"max_retries": [1, 2]}"#, "setting 'max_retries' must be a single value, not a list"),
-        (#"{"api_keys": ["ok-key-000000000000000001", 7]}"#, "setting 'api_keys' must be a list of strings"),
-        (#"{"rate_limits": true}"#, "setting 'rate_limits' must be a JSON object"),
-    ])
+    @Test(
+        "config values of the wrong JSON type are refused",
+        arguments: [
+            (#"{"api_keys": 5}"#, "setting 'api_keys' must be a string or a list of strings"),
+            (#"{"allowed_tokens": {"a": "b"}}"#, "setting 'allowed_tokens' must be a string, a number or a boolean"),
+            (#"{"max_retries": [1, 2]}"#, "setting 'max_retries' must be a single value, not a list"),
+            (#"{"api_keys": ["ok-key-000000000000000001", 7]}"#, "setting 'api_keys' must be a list of strings"),
+            (#"{"rate_limits": true}"#, "setting 'rate_limits' must be a JSON object"),
+        ]
+    )
     func configValuesOfTheWrongTypeAreRefused(config: String, message: String) throws {
         let directory = try TemporaryDirectory(prefix: "settings")
         let path = directory.path("config.json")

@@ -103,7 +103,12 @@ public struct ChatStreamTranslator: Sendable {
         if !candidate.calls.isEmpty {
             var calls: [JSONValue] = []
             for call in candidate.calls {
-                let entry = GeminiCandidate.toolCall(call, choice: index, number: state.callCount, completionID: self.id)
+                let entry = GeminiCandidate.toolCall(
+                    call,
+                    choice: index,
+                    number: state.callCount,
+                    completionID: self.id
+                )
                 calls.append(.object([("index", JSONValue(state.callCount))] + entry))
                 state.callCount += 1
             }

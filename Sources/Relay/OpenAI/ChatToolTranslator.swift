@@ -146,7 +146,8 @@ enum ChatToolTranslator {
                 // Gemini has no allOf; the members of its schemas are merged into this one.
                 for (offset, part) in (value.arrayValue ?? []).enumerated() {
                     let partClean = try Self.cleanSchema(part, param: "\(param).allOf[\(offset)]")
-                    for (partKey, partValue) in partClean.objectMembers ?? [] where !cleaned.contains(where: { $0.0 == partKey }) {
+                    for (partKey, partValue) in partClean.objectMembers ?? []
+                    where !cleaned.contains(where: { $0.0 == partKey }) {
                         cleaned.append((partKey, partValue))
                     }
                 }
@@ -165,14 +166,16 @@ enum ChatToolTranslator {
     static func geminiCompatible(_ members: [(String, JSONValue)]) -> [(String, JSONValue)] {
         var out = members
         if let index = out.firstIndex(where: { $0.0 == "enum" }), let values = out[index].1.arrayValue {
-            out[index].1 = .array(values.compactMap { value in
-                switch value {
-                case .string: value
-                case .number(let text): .string(text)
-                case .bool(let flag): .string(flag ? "true" : "false")
-                default: nil
+            out[index].1 = .array(
+                values.compactMap { value in
+                    switch value {
+                    case .string: value
+                    case .number(let text): .string(text)
+                    case .bool(let flag): .string(flag ? "true" : "false")
+                    default: nil
+                    }
                 }
-            })
+            )
             if let typeIndex = out.firstIndex(where: { $0.0 == "type" }) {
                 out[typeIndex].1 = "string"
             } else {

@@ -73,8 +73,10 @@ struct GeminiCandidate {
     /// An OpenAI `tool_calls` entry. When Gemini gave the call no id it is named after the
     /// completion (`completionID`, unique per request), the choice and `number` (the choice's
     /// calls counted from 0), so ids never repeat across the turns of a conversation.
-    static func toolCall(_ call: FunctionCall, choice: Int, number: Int, completionID: String) -> [(String, JSONValue)] {
-        let scope = completionID.hasPrefix("chatcmpl-") ? String(completionID.dropFirst("chatcmpl-".count)) : completionID
+    static func toolCall(_ call: FunctionCall, choice: Int, number: Int, completionID: String) -> [(String, JSONValue)]
+    {
+        let scope =
+            completionID.hasPrefix("chatcmpl-") ? String(completionID.dropFirst("chatcmpl-".count)) : completionID
         var entry: [(String, JSONValue)] = [
             ("id", .string(call.id ?? "call_\(scope)_\(choice)_\(number)")),
             ("type", "function"),

@@ -29,12 +29,18 @@ enum JSONSchemaReferences {
                     throw .invalidRequest("'\(param)' refers to \(reference), which it does not define", param: param)
                 }
                 guard !path.contains(reference), path.count < Self.maxDepth else {
-                    throw .invalidRequest("'\(param)' has a recursive $ref (\(reference)), which Gemini cannot express", param: param)
+                    throw .invalidRequest(
+                        "'\(param)' has a recursive $ref (\(reference)), which Gemini cannot express",
+                        param: param
+                    )
                 }
                 // Keywords beside the reference (a description, say) win over the definition's.
                 var merged = try Self.resolve(target, definitions: definitions, path: path + [reference], param: param)
                 for (key, sibling) in members where key != "$ref" {
-                    merged = merged.setting(key, to: try Self.resolve(sibling, definitions: definitions, path: path, param: param))
+                    merged = merged.setting(
+                        key,
+                        to: try Self.resolve(sibling, definitions: definitions, path: path, param: param)
+                    )
                 }
                 return merged
             }

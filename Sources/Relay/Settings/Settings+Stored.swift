@@ -25,8 +25,11 @@ extension Settings {
                     throw SettingError(setting: name, source: "store", message: "is not valid JSON")
                 }
                 var candidate = merged
-                try candidate.apply(name: name, text: Self.configText(name: name, value: value, source: "store"),
-                                    source: "store")
+                try candidate.apply(
+                    name: name,
+                    text: Self.configText(name: name, value: value, source: "store"),
+                    source: "store"
+                )
                 candidate.explicitlySet = merged.explicitlySet
                 merged = candidate
             } catch {
