@@ -19,10 +19,16 @@ final class KeyRechecker: Sendable {
 
     func start() {
         let loop = Task { [relay] in
+            var lastRun = ContinuousClock.now
             while !Task.isCancelled {
-                let interval = relay.settings.keyCheckIntervalSeconds
-                try? await Task.sleep(for: .seconds(interval))
+                // Short naps, so a changed `key_check_interval_s` or `test_model` counts at once.
+                try? await Task.sleep(for: .seconds(5))
                 if Task.isCancelled { return }
+                let settings = relay.settings
+                guard settings.testModel != nil,
+                    lastRun.duration(to: .now) >= .seconds(settings.keyCheckIntervalSeconds)
+                else { continue }
+                lastRun = .now
                 _ = await relay.recheckInactiveKeys()
             }
         }

@@ -33,6 +33,9 @@ extension Relay {
             return await self.adminResetSettings(requestID: requestID)
 
         case .reactivateKey(let id):
+            guard self.keysInUse.contains(where: { $0.id == id }) else {
+                return APIError.notFound("no key with id \(id) is in use").response(requestID: requestID)
+            }
             do {
                 try await self.store.reactivate(keyID: id)
                 try await self.reloadKeys()
@@ -47,19 +50,7 @@ extension Relay {
             return Self.json(status: 200, ["key": key.map(Self.keyJSON) ?? .null], requestID: requestID)
 
         case .showSettings:
-            // Keys are shown as the pool this instance selects from, not its start-up list.
-            let inUse = self.keysInUse
-            func shown(_ keys: [KeyRecord]) -> JSONValue { .array(keys.map { .string($0.fingerprint.description) }) }
-            let settings = self.settings.displayed.map { name, value -> (String, JSONValue) in
-                switch name {
-                case "api_keys": (name, shown(inUse.filter { $0.kind == .gemini && !$0.isPaid }))
-                case "vertex_api_keys": (name, shown(inUse.filter { $0.kind == .vertex }))
-                case "paid_key":
-                    (name, inUse.first(where: \.isPaid).map { .string($0.fingerprint.description) } ?? .null)
-                default: (name, value)
-                }
-            }
-            return Self.json(status: 200, ["settings": .object(settings)], requestID: requestID)
+            return Self.json(status: 200, ["settings": .object(self.displayedSettings())], requestID: requestID)
 
         case .addKeys:
             let kind: KeyKind
@@ -90,6 +81,21 @@ extension Relay {
             } catch {
                 self.logger.error("key not removed", ["error": "\(error)"])
                 return APIError.storeUnavailable().response(requestID: requestID)
+            }
+        }
+    }
+
+    /// The settings in force, for the admin API: keys as the pool this instance selects from (not
+    /// its start-up list), secrets as fingerprints or hashes.
+    func displayedSettings() -> [(String, JSONValue)] {
+        let inUse = self.keysInUse
+        func shown(_ keys: [KeyRecord]) -> JSONValue { .array(keys.map { .string($0.fingerprint.description) }) }
+        return self.settings.displayed.map { name, value -> (String, JSONValue) in
+            switch name {
+            case "api_keys": (name, shown(inUse.filter { $0.kind == .gemini && !$0.isPaid }))
+            case "vertex_api_keys": (name, shown(inUse.filter { $0.kind == .vertex }))
+            case "paid_key": (name, inUse.first(where: \.isPaid).map { .string($0.fingerprint.description) } ?? .null)
+            default: (name, value)
             }
         }
     }

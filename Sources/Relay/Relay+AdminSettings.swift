@@ -7,7 +7,7 @@ extension Relay {
     /// Settings a reset keeps: who may call (resetting tokens would lock every client and the
     /// operator out) and where traffic goes (an operator's upstream or proxy origin).
     static let settingsKeptByReset: Set<String> = [
-        "allowed_tokens", "admin_token", "upstream_base_url", "vertex_base_url",
+        "allowed_tokens", "admin_token", "metrics_token", "upstream_base_url", "vertex_base_url",
     ]
 
     /// `PUT /admin/settings` with `{"name": value, …}`: every value is checked against the settings
@@ -21,9 +21,17 @@ extension Relay {
         var candidate = self.settings
         var changed: [String] = []
         for (name, value) in members {
-            do {
+            do throws(SettingError) {
                 try Self.checkChangeable(name)
                 let text = try Settings.configText(name: name, value: value, source: "admin API")
+                if Self.settingsKeptByReset.contains(name) && text.trimmingWhitespace().isEmpty {
+                    // Clearing a token through the API would lock the operator out (or open /metrics).
+                    throw SettingError(
+                        setting: name,
+                        source: "admin API",
+                        message: "cannot be cleared through the admin API"
+                    )
+                }
                 try candidate.apply(name: name, text: text, source: "admin API")
             } catch {
                 return APIError.invalidArgument(error.description, param: name).response(requestID: requestID)
@@ -62,7 +70,7 @@ extension Relay {
             return APIError.storeUnavailable().response(requestID: requestID)
         }
         self.logger.notice("settings changed", ["settings": stored.keys.sorted().joined(separator: ","), "by": actor])
-        let shown = self.settings.displayed.map { ($0.name, $0.value) }
+        let shown = self.displayedSettings()
         let body: JSONValue = [
             "changed": .array(stored.keys.sorted().map { .string($0) }),
             "settings": .object(shown),

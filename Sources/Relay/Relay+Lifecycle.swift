@@ -92,11 +92,10 @@ extension Relay {
             self.fleet.withLock { $0 = coordinator }
             coordinator.start()
         }
-        if self.settings.testModel != nil {
-            let rechecker = KeyRechecker(relay: self)
-            self.rechecker.withLock { $0 = rechecker }
-            rechecker.start()
-        }
+        // Always running: it does nothing until `test_model` is set, which may happen at run time.
+        let rechecker = KeyRechecker(relay: self)
+        self.rechecker.withLock { $0 = rechecker }
+        rechecker.start()
         self.phase.store(Phase.ready.rawValue, ordering: .releasing)
     }
 
@@ -143,7 +142,9 @@ extension Relay {
 
     /// Puts the stored pool settings in force over this process's own.
     func applyStored(_ stored: [String: String]) {
-        let (merged, problems) = self.baseSettings.applyingStored(stored)
+        // Over the settings in force, so a stored value that does not parse keeps the fleet's
+        // previous value rather than this instance's start-up one.
+        let (merged, problems) = self.settings.applyingStored(stored)
         for problem in problems { self.logger.warning("stored setting refused", ["problem": problem]) }
         self.apply(merged)
     }
@@ -163,6 +164,8 @@ extension Relay {
     func reloadKeys() async throws(StoreError) {
         let keys = try await self.store.loadKeys()
         self.ledger.load(keys: keys)
+        // A restored key brings its rows back (setKeys dropped them when it was removed).
+        self.ledger.load(rows: try await self.store.snapshot())
         self.apply(self.settings)
     }
 }

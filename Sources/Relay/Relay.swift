@@ -132,6 +132,10 @@ public final class Relay: HTTPHandler {
             guard self.isAdmin(request, settings: configuration.settings) else {
                 return APIError.adminUnauthenticated().response(requestID: requestID)
             }
+            if request.bodyTooLarge {
+                return APIError.payloadTooLarge(limit: configuration.settings.server.maxBodyBytes)
+                    .response(requestID: requestID)
+            }
             return await self.handleAdmin(adminRoute, request: request, requestID: requestID)
         }
         guard let client = configuration.authenticator.authenticate(request) else {

