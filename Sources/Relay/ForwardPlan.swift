@@ -121,6 +121,12 @@ struct ForwardPlan: Sendable {
         default:
             preconditionFailure("not a forwarded route: \(route)")
         }
+
+        // A model name that is a pool key (pasted by mistake) would end up in usage rows, admin
+        // pages, metrics and logs; refuse it before it is stored anywhere.
+        if self.scrubber.scrub(self.quotaModel) != self.quotaModel || self.scrubber.scrub(self.url) != self.url {
+            throw APIError.invalidArgument("the model name must not be an API key or token", param: "model")
+        }
     }
 
     /// A metered (or `countTokens`) call on one model: body checked, limits and cost resolved.

@@ -41,4 +41,15 @@ import Testing
         #expect(bodies.allSatisfy { !$0.contains("DebugInfo") })
         await harness.shutdown()
     }
+
+    @Test func aKeyUsedAsAModelNameIsRefusedBeforeItIsStoredAnywhere() async throws {
+        let keys = testKeys(1, tag: "SM")
+        let harness = try await RelayHarness(keys: keys)
+        let reply = try await harness.generate("hi", model: keys[0])
+        #expect(reply.status == 400)
+        #expect(!reply.text.contains(keys[0]))
+        #expect(try await harness.store.snapshot().isEmpty)
+        #expect(harness.logs.captured.allSatisfy { !$0.contains(keys[0]) })
+        await harness.shutdown()
+    }
 }
