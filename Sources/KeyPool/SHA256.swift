@@ -56,10 +56,18 @@ public enum SHA256 {
 
     /// Lower-case hex digest of the UTF-8 bytes of `text`.
     public static func hex(of text: String) -> String {
-        Self.digest(Array(text.utf8)).map { byte in
-            let digits = Array("0123456789abcdef")
-            return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]])
-        }.joined()
+        // Runs on every authenticated request: build the ASCII bytes directly, without
+        // per-byte strings or Characters.
+        let digits: StaticString = "0123456789abcdef"
+        var ascii: [UInt8] = []
+        ascii.reserveCapacity(64)
+        digits.withUTF8Buffer { table in
+            for byte in Self.digest(Array(text.utf8)) {
+                ascii.append(table[Int(byte >> 4)])
+                ascii.append(table[Int(byte & 0x0f)])
+            }
+        }
+        return String(decoding: ascii, as: UTF8.self)
     }
 }
 

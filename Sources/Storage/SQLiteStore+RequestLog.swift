@@ -16,14 +16,21 @@ extension SQLiteStore: RequestLogStore {
     public func appendRequestLog(_ entries: [RequestLogEntry]) async throws(StoreError) {
         guard !entries.isEmpty else { return }
         let rows = entries.map(\.clamped)
-        try await self.database.perform("append request log") { connection throws(StoreError) in
-            try connection.transaction { () throws(StoreError) in
-                for entry in rows {
-                    try connection.execute(Self.insertRequestLogSQL, Self.bindings(entry))
+        // In slices of a few hundred rows, each one transaction: between them the store's queue
+        // serves reservations, which would otherwise wait behind a whole batch.
+        for start in stride(from: 0, to: rows.count, by: Self.requestLogSlice) {
+            let slice = rows[start..<min(rows.count, start + Self.requestLogSlice)]
+            try await self.database.perform("append request log") { connection throws(StoreError) in
+                try connection.transaction { () throws(StoreError) in
+                    for entry in slice {
+                        try connection.execute(Self.insertRequestLogSQL, Self.bindings(entry))
+                    }
                 }
             }
         }
     }
+
+    static let requestLogSlice = 200
 
     @discardableResult
     public func deleteRequestLog(before cutoff: Date) async throws(StoreError) -> Int {
