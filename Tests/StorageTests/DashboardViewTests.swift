@@ -167,6 +167,33 @@ import Testing
         }
     }
 
+    @Test func everyExampleQueryRunsAndPoolHeadroomCountsOnlyUsableKeys() async throws {
+        try await PostgresFixture.with { fixture in
+            let store = try await fixture.openPostgresStore()
+            try await Self.waitForUsableMinute()
+            _ = try await Self.seed(store, fixture)
+            let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("../../SQL/postgres/examples").standardizedFileURL
+            let files = try FileManager.default.contentsOfDirectory(atPath: examples.path)
+                .filter { $0.hasSuffix(".sql") && $0 != "readonly_role.sql" }.sorted()
+            #expect(files.count >= 4)
+            for file in files {
+                let text = try String(contentsOf: examples.appendingPathComponent(file), encoding: .utf8)
+                // A file may hold several statements (one panel each); each runs on its own.
+                for statement in text.components(separatedBy: ";\n") {
+                    let code = statement.split(separator: "\n").filter { !$0.hasPrefix("--") }.joined(separator: "\n")
+                    if !code.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { _ = try await fixture.sql(code) }
+                }
+            }
+            let pool = try String(contentsOf: examples.appendingPathComponent("pool_headroom.sql"), encoding: .utf8)
+            let flash = try #require(try await fixture.sql(pool).first { $0["model"].string == Self.model })
+            // Key A has 7 of 10 left; key B is under a 429 and adds nothing.
+            #expect(flash["rpm_left"].int == 7)
+            #expect(flash["keys_exhausted"].int == 1)
+            await store.close()
+        }
+    }
+
     @Test func noViewShowsASecret() async throws {
         try await PostgresFixture.with { fixture in
             let store = try await fixture.openPostgresStore()
