@@ -24,13 +24,8 @@ extension Relay {
     public func start(_ options: StartOptions = StartOptions()) async throws(StoreError) {
         self.metrics.setVersion(options.version)
         if options.migrate {
-            let report = try await self.store.migrate()
-            if !report.applied.isEmpty {
-                self.logger.info(
-                    "migrations applied",
-                    ["count": "\(report.applied.count)", "version": "\(report.currentVersion)"]
-                )
-            }
+            // The store logs what it applied.
+            _ = try await self.store.migrate()
         } else {
             try await self.store.verifySchema()
         }

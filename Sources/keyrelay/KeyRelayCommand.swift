@@ -28,6 +28,10 @@ enum KeyRelayCommand {
         }
         let rest = Array(arguments.dropFirst())
         // `simulate` has its own help; every other command takes the settings as options.
+        if command == "import-v1" && (rest.contains("--help") || rest.contains("-h")) {
+            print(ImportCommand.usage)
+            return 0
+        }
         if command != "simulate" && (rest.contains("--help") || rest.contains("-h")) {
             print(
                 usage + "\noptions: --config FILE, and any setting as --name value (see the README's settings table)\n"
