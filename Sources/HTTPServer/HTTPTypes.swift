@@ -109,9 +109,9 @@ public protocol HTTPHandler: Sendable {
     func handle(_ request: HTTPRequest) async -> HTTPResponse
 
     /// Called on a server thread once the request head has arrived and before the body is read.
-    /// A response returned here is sent at once and the body is never buffered (so a client
-    /// without credentials cannot make the server hold a large upload). Must be quick and must
-    /// not block. The default answers nothing.
+    /// A response returned here is sent once the upload ends, and the body is thrown away as it
+    /// arrives instead of being buffered (so a client without credentials cannot make the server
+    /// hold a large upload). Must be quick and must not block. The default answers nothing.
     func respondBeforeBody(to head: HTTPRequest) -> HTTPResponse?
 }
 

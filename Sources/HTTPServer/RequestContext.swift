@@ -35,6 +35,8 @@ final class RequestContext: Sendable {
         var headers: [(name: String, value: String)] = []
         var body: [UInt8] = []
         var isBodyTooLarge = false
+        /// The handler's answer from the head alone; the body is then discarded as it arrives.
+        var earlyResponse: HTTPResponse?
         var isSuspended = false
         var socket: Int32 = -1
         var writer: ResponseBodyWriter?
@@ -62,25 +64,26 @@ final class RequestContext: Sendable {
             switch state.phase {
             case .fresh:
                 // Answering on this first call would make MHD close the connection after the
-                // response, so the first call only records what is already known (unless the
-                // handler refuses the request from its head alone).
+                // response, so the first call only records what is already known.
                 state.phase = .receiving
                 state.method = method
                 state.headers = self.collectHeaders()
                 state.socket = keyrelay_connection_fd(self.connection.pointer)
-                if let early = self.core.handler.respondBeforeBody(to: self.head(state)) {
-                    // Answering now leaves the body unread; MHD then closes the connection,
-                    // which is what a refused upload should cost.
-                    state.phase = .responding
-                    return self.queue(early, state: &state)
-                }
+                // A request refused from its head alone has its body read and thrown away, never
+                // buffered; answering before the upload ended would make MHD reset the connection,
+                // and a client still sending could miss the answer.
+                state.earlyResponse = self.core.handler.respondBeforeBody(to: self.head(state))
                 return .YES
 
             case .receiving:
                 if uploadSize.pointee > 0 {
-                    self.append(upload, count: uploadSize.pointee, to: &state)
+                    if state.earlyResponse == nil { self.append(upload, count: uploadSize.pointee, to: &state) }
                     uploadSize.pointee = 0
                     return .YES
+                }
+                if let early = state.earlyResponse {
+                    state.phase = .responding
+                    return self.queue(early, state: &state)
                 }
                 task = self.makeRequest(&state)
                 state.phase = .handling

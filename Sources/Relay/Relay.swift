@@ -215,7 +215,7 @@ public final class Relay: HTTPHandler {
         return try result.get()
     }
 
-    /// Refuses a request without a valid client token before its body is read.
+    /// Refuses a request without a valid client token from its head alone (its body is discarded).
     public func respondBeforeBody(to head: HTTPRequest) -> HTTPResponse? {
         let route = Self.route(of: head)
         let refusal = self.refusal(of: head, route: route)
