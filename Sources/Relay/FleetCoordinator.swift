@@ -68,8 +68,8 @@ final class FleetCoordinator: Sendable {
                     // Listening (re)started: anything may have changed while nobody listened.
                     self.relay.metrics.listenerResynced()
                     try await self.relay.reloadSettings()
+                    // Reloading the keys brings the rows with them.
                     try await self.relay.reloadKeys()
-                    self.relay.ledger.load(rows: try await self.store.snapshot())
                     self.logger.notice("resynchronised with the fleet")
                 }
             } catch {
@@ -106,10 +106,13 @@ final class FleetCoordinator: Sendable {
             try? await Task.sleep(for: Self.snapshotInterval)
             if Task.isCancelled { return }
             do {
-                self.relay.ledger.load(rows: try await self.store.snapshot())
-                if !self.relay.isStoreReachable.exchange(true, ordering: .relaxed) {
-                    self.logger.notice("store reachable again")
+                if self.relay.isStoreReachable.load(ordering: .relaxed) {
+                    self.relay.ledger.load(rows: try await self.store.snapshot())
+                } else {
+                    // Back after an outage: keys (and with them the rows) may have changed meanwhile.
                     try await self.relay.reloadKeys()
+                    self.relay.isStoreReachable.store(true, ordering: .relaxed)
+                    self.logger.notice("store reachable again")
                 }
             } catch {
                 self.relay.metrics.storeFailed("snapshot")

@@ -59,8 +59,8 @@ extension Relay {
             try await self.store.saveSettings(settings.storedPoolSettings, by: "startup", at: now)
         }
 
+        // Keys and their usage rows.
         try await self.reloadKeys()
-        self.ledger.load(rows: try await self.store.snapshot())
         let keys = self.ledger.keys
         self.logger.info(
             "key pool loaded",
